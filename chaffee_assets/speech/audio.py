@@ -1,0 +1,107 @@
+"""Decode any audio/video container to 16 kHz mono float32, streaming, with errors that name the cause."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+SAMPLE_RATE = 16_000
+
+
+class AudioError(ValueError):
+    """The file cannot be used as audio: empty, corrupt, not audio, or no audio stream."""
+
+
+def _open(path: Path):
+    import av
+
+    if not path.exists():
+        raise AudioError(f"{path.name}: file not found")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path.name}: file is empty (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise AudioError(f"{path.name}: not a readable audio/video file ({exc})") from None
+    if not container.streams.audio:
+        container.close()
+        raise AudioError(f"{path.name}: no audio stream")
+    return container
+
+
+def iter_pcm(path: str | os.PathLike, chunk_s: float = 30.0) -> Iterator[np.ndarray]:
+    """Yield 16 kHz mono float32 chunks of about chunk_s seconds; memory stays bounded."""
+    import av
+
+    path = Path(path)
+    container = _open(path)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    target = int(chunk_s * SAMPLE_RATE)
+    pending: list[np.ndarray] = []
+    have = 0
+    try:
+        stream = container.streams.audio[0]
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                for out in resampler.resample(frame):
+                    pending.append(out.to_ndarray().reshape(-1))
+                    have += pending[-1].size
+                if have >= target:
+                    yield np.concatenate(pending)
+                    pending, have = [], 0
+        for out in resampler.resample(None):
+            pending.append(out.to_ndarray().reshape(-1))
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"{path.name}: corrupt or truncated media ({exc})") from None
+    finally:
+        container.close()
+    if pending:
+        yield np.concatenate(pending)
+
+
+def convert(src: str | os.PathLike, dst: str | os.PathLike) -> float:
+    """Decode src to a 16 kHz mono FLAC at dst (written atomically). Returns the duration in seconds."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".part")
+    samples = 0
+    try:
+        with sf.SoundFile(tmp, "w", samplerate=SAMPLE_RATE, channels=1, format="FLAC", subtype="PCM_16") as out:
+            for chunk in iter_pcm(src):
+                out.write(np.clip(chunk, -1.0, 1.0))
+                samples += chunk.size
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if samples == 0:
+        tmp.unlink(missing_ok=True)
+        raise AudioError(f"{Path(src).name}: decoded to zero samples")
+    os.replace(tmp, dst)
+    return samples / SAMPLE_RATE
+
+
+def load(path: str | os.PathLike) -> np.ndarray:
+    """The whole file as 16 kHz mono float32 (use on converted files; iter_pcm for arbitrary media)."""
+    path = Path(path)
+    if path.suffix.lower() in (".flac", ".wav"):
+        info = sf.info(str(path))
+        if info.samplerate == SAMPLE_RATE and info.channels == 1:
+            return sf.read(str(path), dtype="float32")[0]
+    chunks = list(iter_pcm(path))
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+def duration(path: str | os.PathLike) -> float:
+    """Duration in seconds from the container header (no full decode); 0.0 when unknown."""
+    container = _open(Path(path))
+    try:
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        return float(container.duration or 0) / 1_000_000
+    finally:
+        container.close()

@@ -1,0 +1,145 @@
+"""Speaker identification against voice profiles, the monologue fast-path, and word -> speaker labels."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from chaffee_assets.speech.asr import Segment, Word
+from chaffee_assets.speech.diarize import Turn
+from chaffee_assets.speech.vad import Region
+from chaffee_assets.speech.voice import Profile, VoiceEncoder, window_spans
+
+GUEST = "GUEST"
+
+
+@dataclass
+class Match:
+    name: str
+    confidence: float  # cosine similarity to the chosen profile (or 1 - best similarity for a guest)
+    best_similarity: float | None
+
+
+def identify(
+    centroids: dict[str, np.ndarray],
+    profiles: dict[str, Profile],
+    *,
+    margin: float = 0.05,
+    unknown: str = GUEST,
+) -> dict[str, Match]:
+    """Name each cluster: best profile above its threshold AND `margin` above the runner-up, else guest."""
+    matches: dict[str, Match] = {}
+    for cluster, vec in centroids.items():
+        sims = sorted(((float(vec @ p.vector), p) for p in profiles.values()), key=lambda x: -x[0])
+        best = sims[0][0] if sims else None
+        runner_up = sims[1][0] if len(sims) > 1 else -1.0
+        if sims and best >= sims[0][1].threshold and best - runner_up >= margin:
+            matches[cluster] = Match(sims[0][1].name, best, best)
+        else:
+            matches[cluster] = Match(unknown, 1.0 - max(best or 0.0, 0.0), best)
+    guests = [c for c, m in matches.items() if m.name == unknown]
+    if len(guests) > 1:  # several unknown voices stay distinguishable
+        for i, cluster in enumerate(guests, 1):
+            matches[cluster].name = f"{unknown}_{i}"
+    return matches
+
+
+@dataclass
+class FastPath:
+    taken: bool
+    reason: str
+    similarity: float | None = None  # mean similarity of the sampled windows to the host profile
+    min_similarity: float | None = None
+    windows: int = 0
+
+
+def sample_spans(regions: list[Region], every_s: float, at_least: int) -> np.ndarray:
+    """Voice windows spread evenly over the whole file's speech (not just its start)."""
+    spans = window_spans(regions)
+    if len(spans) == 0:
+        return spans
+    total = regions[-1].end - regions[0].start
+    n = min(len(spans), max(at_least, int(total / every_s)))
+    return spans[np.unique(np.linspace(0, len(spans) - 1, n).round().astype(int))]
+
+
+def monologue_check(
+    audio: np.ndarray,
+    regions: list[Region],
+    encoder: VoiceEncoder,
+    host: Profile | None,
+    *,
+    every_s: float = 15.0,
+    at_least: int = 24,
+    min_windows: int = 8,
+) -> FastPath:
+    """Take the fast-path only when EVERY sampled window matches the host confidently."""
+    if host is None:
+        return FastPath(False, "no host voice profile")
+    spans = sample_spans(regions, every_s, at_least)
+    if len(spans) < min_windows:
+        return FastPath(False, f"too little speech to decide ({len(spans)} windows)", windows=len(spans))
+    sims = encoder.embed_spans(audio, spans) @ host.vector
+    mean, low = float(sims.mean()), float(sims.min())
+    if low < host.threshold:
+        at = float(spans[int(sims.argmin())][0])
+        return FastPath(
+            False, f"window at {at:.1f}s is not the host (similarity {low:.2f} < {host.threshold:.2f})", mean, low, len(spans)
+        )
+    return FastPath(True, f"all {len(spans)} sampled windows match {host.name} (min {low:.2f})", mean, low, len(spans))
+
+
+def speaker_of(start: float, end: float, turns: list[Turn]) -> int | None:
+    """Index of the turn overlapping [start, end] most; the nearest turn when none overlaps."""
+    if not turns:
+        return None
+    starts = np.array([t.start for t in turns])
+    ends = np.array([t.end for t in turns])
+    overlap = np.minimum(ends, end) - np.maximum(starts, start)
+    if overlap.max() > 0:
+        return int(overlap.argmax())
+    gap = np.maximum(starts - end, start - ends)
+    return int(gap.argmin())
+
+
+def label(segments: list[Segment], turns: list[Turn], matches: dict[str, Match]) -> list[Segment]:
+    """Words get the speaker of the turn they overlap most; segments split where the speaker changes."""
+    out: list[Segment] = []
+    for seg in segments:
+        words = seg.words or [Word(seg.start, seg.end, seg.text, 1.0)]
+        labelled = []
+        for w in words:
+            i = speaker_of(w.start, w.end, turns)
+            m = matches[turns[i].speaker] if i is not None else Match(GUEST, 0.0, None)
+            labelled.append(dataclasses.replace(w, speaker=m.name, speaker_conf=round(m.confidence, 4)))
+        run: list[Word] = []
+        for w in labelled + [None]:
+            if run and (w is None or w.speaker != run[-1].speaker):
+                out.append(
+                    dataclasses.replace(
+                        seg,
+                        start=run[0].start if seg.words else seg.start,
+                        end=run[-1].end if seg.words else seg.end,
+                        text=" ".join(x.word for x in run) if seg.words else seg.text,
+                        words=run if seg.words else [],
+                        speaker=run[0].speaker,
+                        speaker_conf=float(np.mean([x.speaker_conf for x in run])),
+                    )
+                )
+                run = []
+            if w is not None:
+                run.append(w)
+    return [s for s in out if s.end > s.start and s.text.strip()]
+
+
+def label_all(segments: list[Segment], name: str, confidence: float) -> list[Segment]:
+    """The fast-path result: every word and segment is the host, with the measured similarity."""
+    conf = round(confidence, 4)
+    return [
+        dataclasses.replace(
+            s, speaker=name, speaker_conf=conf, words=[dataclasses.replace(w, speaker=name, speaker_conf=conf) for w in s.words]
+        )
+        for s in segments
+    ]
