@@ -97,7 +97,7 @@ def diarize(
     *,
     num_speakers: int | None = None,
     max_speakers: int = 6,
-    min_silhouette: float = 0.1,
+    min_silhouette: float = 0.15,
     regions: list[Region] | None = None,
 ) -> Diarization:
     started = time.perf_counter()

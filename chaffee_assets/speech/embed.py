@@ -23,6 +23,9 @@ class TextEmbedder:
 
     def __init__(self, model: str = BUNDLED, *, device: str = "cpu", batch_size: int = 64) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         self.model_name = "all-MiniLM-L6-v2" if model == BUNDLED else model
         self.model = SentenceTransformer(resolve_model(model), device=device)

@@ -171,7 +171,7 @@ def enroll(name: str, clips: list[tuple[str, np.ndarray]], encoder: VoiceEncoder
         sources.append(source)
     centroid = unit(np.mean(np.vstack(all_windows), axis=0))
     sims = np.vstack(all_windows) @ centroid
-    threshold = float(np.clip(np.percentile(sims, 5) - 0.02, 0.55, 0.9))
+    threshold = float(np.clip(np.percentile(sims, 1) - 0.05, 0.55, 0.9))
     return Profile(
         name=name,
         encoder=encoder.name,

@@ -88,7 +88,7 @@ def database_url(settings: Settings) -> str:
 
 def dagster_storage_url(settings: Settings) -> str:
     """SQLAlchemy URL for Dagster's instance storage (dagster-postgres needs the psycopg2 driver)."""
-    explicit = os.environ.get("DAGSTER_PG_URL")
+    explicit = os.environ.get("CHAFFEE_DAGSTER_PG_URL")
     if explicit:
         return explicit
     if settings.database_url:
@@ -116,7 +116,9 @@ def connect(url: str, *, attempts: int = 5, first_delay_s: float = 0.5) -> psyco
     delay = first_delay_s
     for attempt in range(1, attempts + 1):
         try:
-            conn = psycopg.connect(url)
+            # autocommit: every `with conn.transaction()` is a real transaction, never a savepoint
+            # inside an implicit one that nobody commits
+            conn = psycopg.connect(url, autocommit=True)
             _register_vector(conn)
             return conn
         except psycopg.OperationalError as exc:
@@ -164,9 +166,7 @@ def _register_vector(conn: psycopg.Connection) -> None:
     try:
         register_vector(conn)
     except psycopg.ProgrammingError:
-        conn.rollback()
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        conn.commit()
         register_vector(conn)
 
 

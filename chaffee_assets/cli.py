@@ -1,0 +1,256 @@
+"""`chaffee`: ingest through Dagster, run the engine on one file, search, stats, the dev UI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from chaffee_assets.settings import REPO_ROOT, get_settings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=".*pkg_resources.*")
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log engine details.")
+def main(verbose: bool) -> None:
+    """chaffee_assets: a channel's talks into a speaker-attributed, searchable transcript corpus."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--source", "kind", type=click.Choice(["youtube", "rss", "local"]), default="local", show_default=True)
+@click.option("--path", "folder", type=click.Path(file_okay=False, path_type=Path), help="Folder (local source).")
+@click.option("--channel", help="Channel or playlist URL (youtube source).")
+@click.option("--feed", help="Feed URL (rss source).")
+@click.option("--limit", type=int, help="At most N videos.")
+@click.option("--skip-shorts/--no-skip-shorts", default=True, show_default=True)
+@click.option("--voices-dir", type=click.Path(file_okay=False, path_type=Path), help="Speaker profiles (VOICES_DIR).")
+@click.option("--force", is_flag=True, help="Re-process videos already ingested (their rows are replaced).")
+def ingest(kind, folder, channel, feed, limit, skip_shorts, voices_dir, force) -> None:
+    """List a source, add new videos as partitions and materialize all five assets for them."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from chaffee_assets import runtime
+    from chaffee_assets.definitions import defs
+    from chaffee_assets.defs.runner import add_partitions, materialize
+    from chaffee_assets.store import catalog, db, segments
+
+    if voices_dir:
+        os.environ["VOICES_DIR"] = str(voices_dir.resolve())
+    settings = get_settings()
+    if kind != "local":
+        raise click.UsageError(f"--source {kind} is not available yet; use --source local --path DIR")
+    if folder is None:
+        raise click.UsageError("--source local needs --path DIR")
+    from chaffee_assets.sources.local import LocalSource
+
+    listed = LocalSource(folder).list()[: limit or None]
+    runtime.prepare(settings)
+    instance = runtime.instance()
+    with db.session(settings) as conn:
+        catalog.register(conn, listed)
+        status = catalog.statuses(conn, [v.video_id for v in listed])
+    keys = [v.video_id for v in listed]
+    add_partitions(instance, keys)
+    todo = keys if force else [k for k in keys if status.get(k) != "done"]
+    click.echo(f"{len(listed)} videos listed, {len(keys) - len(todo)} already ingested, {len(todo)} to process")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("ingesting videos", total=len(todo))
+        materialize(defs, instance, todo, batch_size=settings.videos_per_run,
+                    on_run=lambda o: bar.advance(task, len(o.keys)))
+    with db.session(settings) as conn:
+        rows = conn.execute(
+            """SELECT s.video_id, s.title, s.status, s.error, s.duration_s, count(g.id),
+                      coalesce(string_agg(DISTINCT g.speaker, ', '), '')
+               FROM sources s LEFT JOIN segments g ON g.source_id = s.id
+               WHERE s.video_id = ANY(%s) GROUP BY s.id ORDER BY s.id""",
+            (keys,),
+        ).fetchall()
+        total = segments.count(conn)
+    failed = 0
+    for video_id, title, state, error, seconds, count, speakers in rows:
+        if state == "done":
+            click.echo(f"  {video_id:<32} {seconds or 0:7.1f}s  {count:4d} segments  speakers: {speakers}")
+        else:
+            failed += 1
+            click.echo(f"  {video_id:<32} {state.upper()}: {error or 'not processed'}")
+    click.echo(f"{total} segments in the database")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the transcript JSON (engine only, no database).")
+@click.option("--num-speakers", type=int, help="Skip speaker-count estimation.")
+def transcribe(file: Path, as_json: bool, num_speakers: int | None) -> None:
+    """Transcribe one file with speakers (engine only)."""
+    from chaffee_assets.speech import audio, models
+    from chaffee_assets.speech.attribution import attribute, find_turns
+    from chaffee_assets.speech.voice import load_profiles
+
+    settings = get_settings()
+    samples = audio.load(file)
+    profiles, problems = load_profiles(settings.voices_dir)
+    for p in problems:
+        click.echo(f"warning: {p}", err=True)
+    transcript = models.transcriber(settings).transcribe(samples)
+    found = find_turns(samples, models.voice_encoder(settings), profiles.get(settings.host_name), num_speakers=num_speakers)
+    labelled = attribute(transcript.segments, found, profiles)
+    if as_json:
+        doc = {
+            "duration_s": round(transcript.duration_s, 3),
+            "speaker_path": found.path,
+            "speaker_reason": found.reason,
+            "segments": [
+                {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker, "speaker_conf": s.speaker_conf,
+                 "words": [{"start": w.start, "end": w.end, "word": w.word, "speaker": w.speaker} for w in s.words]}
+                for s in labelled
+            ],
+        }
+        click.echo(json.dumps(doc, indent=1))
+        return
+    for s in labelled:
+        click.echo(f"[{s.start:7.2f} - {s.end:7.2f}] {s.speaker}: {s.text}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--num-speakers", type=int, help="Known number of speakers (otherwise estimated).")
+@click.option("--rttm", "rttm_out", type=click.Path(dir_okay=False, path_type=Path), help="Write RTTM here.")
+def diarize(file: Path, num_speakers: int | None, rttm_out: Path | None) -> None:
+    """Diarize one file (engine only); RTTM on stdout by default."""
+    from chaffee_assets.speech import audio, models
+    from chaffee_assets.speech.diarize import diarize as run, to_rttm
+
+    result = run(audio.load(file), models.voice_encoder(get_settings()), num_speakers=num_speakers)
+    text = to_rttm(result.turns, file.stem)
+    if rttm_out:
+        rttm_out.write_text(text)
+        click.echo(f"{len(result.turns)} turns, {result.n_speakers} speakers -> {rttm_out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.group()
+def voices() -> None:
+    """Speaker profiles in voices/."""
+
+
+@voices.command("enroll")
+@click.argument("name")
+@click.argument("audio_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--voices-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: VOICES_DIR or voices/.")
+def voices_enroll(name: str, audio_files: tuple[Path, ...], voices_dir: Path | None) -> None:
+    """Build voices/NAME.json from clips where only NAME speaks."""
+    from chaffee_assets.speech import audio, models
+    from chaffee_assets.speech.vad import speech_regions
+    from chaffee_assets.speech.voice import enroll
+
+    settings = get_settings()
+    clips = [(f.name, audio.load(f)) for f in audio_files]
+    profile = enroll(name, clips, models.voice_encoder(settings), speech_regions)
+    target = (voices_dir or settings.voices_dir) / f"{name}.json"
+    profile.save(target)
+    click.echo(f"enrolled {name}: {len(clips)} clips, threshold {profile.threshold:.3f} -> {target}")
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", "k", default=5, show_default=True, help="Number of hits.")
+@click.option("--speaker", help="Only segments by this speaker.")
+@click.option("--json", "as_json", is_flag=True)
+def search(query: str, k: int, speaker: str | None, as_json: bool) -> None:
+    """Semantic search over the stored segments."""
+    from chaffee_assets.speech import models
+    from chaffee_assets.store import db, segments
+
+    settings = get_settings()
+    vector = models.text_embedder(settings).embed([query])[0]
+    with db.session(settings) as conn:
+        hits = segments.search(conn, vector, k=k, speaker=speaker)
+    if as_json:
+        click.echo(json.dumps(hits, indent=1))
+        return
+    for h in hits:
+        click.echo(f"{h['score']:.3f}  {h['video_id']} @ {_clock(h['start_s'])}  {h['speaker']}: {h['text']}")
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60:d}:{m % 60:02d}:{s:02d}"
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def stats(as_json: bool) -> None:
+    """Videos, audio hours, elapsed time and hours of audio per hour."""
+    from chaffee_assets.store import db, segments
+
+    with db.session(get_settings()) as conn:
+        figures = segments.stats(conn)
+    if as_json:
+        click.echo(json.dumps(figures))
+        return
+    for key, value in figures.items():
+        click.echo(f"{key:>15}: {value}")
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """The database (embedded unless DATABASE_URL is set)."""
+
+
+@db_group.command("url")
+def db_url() -> None:
+    """Print the connection URL (starts the embedded server if needed)."""
+    from chaffee_assets.store import db
+
+    click.echo(db.database_url(get_settings()))
+
+
+@db_group.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server."""
+    from chaffee_assets.store import db
+
+    click.echo("stopped" if db.stop_embedded(get_settings()) else "not running")
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
+def dev(port: int, host: str) -> None:
+    """Embedded Postgres + Dagster UI and daemon; Ctrl-C stops everything."""
+    import signal
+    import subprocess
+
+    from chaffee_assets import runtime
+    from chaffee_assets.store import db
+
+    settings = get_settings()
+    runtime.prepare(settings)
+    runtime.instance()
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml")]
+    click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT)
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if not settings.database_url:
+            db.stop_embedded(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+import dagster as dg
+
+from chaffee_assets.defs.assets.diarization import diarization
+from chaffee_assets.defs.assets.embeddings import embeddings
+from chaffee_assets.defs.assets.raw_audio import raw_audio
+from chaffee_assets.defs.assets.speaker_labels import speaker_labels
+from chaffee_assets.defs.assets.transcripts import transcripts
+from chaffee_assets.defs.jobs import ingest_job
+from chaffee_assets.defs.resources import Platform
+
+defs = dg.Definitions(
+    assets=[raw_audio, transcripts, diarization, speaker_labels, embeddings],
+    jobs=[ingest_job],
+    resources={"platform": Platform()},
+)

@@ -1,0 +1,42 @@
+import dagster as dg
+
+from chaffee_assets.defs.assets.raw_audio import raw_audio
+from chaffee_assets.defs.batch import Stopwatch, each_video, summary
+from chaffee_assets.defs.partitions import batch_policy, videos
+from chaffee_assets.defs.resources import Platform
+from chaffee_assets.speech import audio, models
+from chaffee_assets.speech.attribution import MONOLOGUE, find_turns
+
+
+@dg.asset(
+    deps=[raw_audio],
+    partitions_def=videos,
+    backfill_policy=batch_policy,
+    pool="gpu",
+    group_name="speech",
+    kinds={"pytorch", "parquet"},
+    owners=["team:chaffee-data"],
+    description="Who speaks when: the monologue fast-path record when every sampled window is the host, "
+    "otherwise offline diarization turns (VAD -> voice windows -> KMeans, speaker count estimated).",
+)
+def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
+    clock, files = Stopwatch(), platform.files
+    encoder = models.voice_encoder(platform.settings)
+    _profiles, host = platform.profiles(context.log)
+    compute = 0.0
+    with platform.db() as conn:
+
+        def split(video_id: str) -> dict:
+            nonlocal compute
+            samples = audio.load(files.audio(video_id))
+            found = find_turns(samples, encoder, host)
+            compute += found.compute_s
+            files.write_turns(video_id, found)
+            context.log.info(f"{video_id}: {found.path} ({found.reason})")
+            return {"audio_s": samples.size / audio.SAMPLE_RATE, "fast_path": found.path == MONOLOGUE,
+                    "speakers": found.n_speakers}
+
+        done = each_video(context, conn, "diarization", split)
+    meta = summary(done, context.partition_keys, clock.seconds, compute)
+    meta["fast_path_videos"] = sum(1 for f in done.values() if f["fast_path"])
+    return dg.MaterializeResult(metadata=meta)

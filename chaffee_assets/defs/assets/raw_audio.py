@@ -1,0 +1,38 @@
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+
+from chaffee_assets.defs.batch import Stopwatch, each_video, summary
+from chaffee_assets.defs.partitions import batch_policy, videos
+from chaffee_assets.defs.resources import Platform
+from chaffee_assets.sources import source_for
+from chaffee_assets.speech import audio
+from chaffee_assets.store import catalog
+
+
+@dg.asset(
+    partitions_def=videos,
+    backfill_policy=batch_policy,
+    pool="io",
+    group_name="speech",
+    kinds={"audio"},
+    owners=["team:chaffee-data"],
+    description="Each video's audio, fetched once from its source and stored as 16 kHz mono FLAC "
+    "under CHAFFEE_HOME/audio; duration recorded in `sources`.",
+)
+def raw_audio(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
+    clock, files = Stopwatch(), platform.files
+    with platform.db() as conn:
+
+        def fetch(video_id: str) -> dict:
+            video = catalog.get(conn, video_id)
+            target = files.audio(video_id)
+            with tempfile.TemporaryDirectory(dir=files.audio_dir.parent if files.audio_dir.parent.exists() else None) as tmp:
+                media = source_for(video).download(video, Path(tmp))
+                seconds = audio.convert(media, target)
+            catalog.mark(conn, video_id, "downloaded", duration_s=seconds)
+            return {"audio_s": seconds}
+
+        done = each_video(context, conn, "raw_audio", fetch)
+    return dg.MaterializeResult(metadata=summary(done, context.partition_keys, clock.seconds, 0.0))

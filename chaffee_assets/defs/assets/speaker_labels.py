@@ -1,0 +1,34 @@
+import dagster as dg
+
+from chaffee_assets.defs.assets.diarization import diarization
+from chaffee_assets.defs.assets.transcripts import transcripts
+from chaffee_assets.defs.batch import Stopwatch, each_video, summary
+from chaffee_assets.defs.partitions import batch_policy, videos
+from chaffee_assets.defs.resources import Platform
+from chaffee_assets.speech.attribution import attribute
+
+
+@dg.asset(
+    deps=[transcripts, diarization],
+    partitions_def=videos,
+    backfill_policy=batch_policy,
+    group_name="speech",
+    kinds={"parquet"},
+    owners=["team:chaffee-data"],
+    description="Words and segments with a speaker name and confidence: clusters matched to voices/ "
+    "profiles (threshold + margin), unknown voices become GUEST; segments split at speaker changes.",
+)
+def speaker_labels(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
+    clock, files = Stopwatch(), platform.files
+    profiles, _host = platform.profiles(context.log)
+    with platform.db() as conn:
+
+        def name(video_id: str) -> dict:
+            transcript = files.read_transcript(video_id)
+            segments = attribute(transcript.segments, files.read_turns(video_id), profiles)
+            files.write_labels(video_id, segments)
+            return {"audio_s": transcript.duration_s, "segments": len(segments),
+                    "speakers": len({s.speaker for s in segments})}
+
+        done = each_video(context, conn, "speaker_labels", name)
+    return dg.MaterializeResult(metadata=summary(done, context.partition_keys, clock.seconds, 0.0))

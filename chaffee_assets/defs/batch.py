@@ -1,0 +1,74 @@
+"""Run one stage over all videos of a run: one bad video is recorded and skipped, never fatal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import dagster as dg
+import psycopg
+
+from chaffee_assets.store import catalog
+
+
+def each_video(
+    context: dg.AssetExecutionContext,
+    conn: psycopg.Connection,
+    stage: str,
+    work: Callable[[str], dict],
+) -> dict[str, dict]:
+    """Call work(video_id) for each partition of the run; returns {video_id: figures} for successes.
+
+    A failure marks the video failed in `sources` with the stage and cause; later stages skip it and a
+    later run retries it from raw_audio.
+    """
+    keys = context.partition_keys
+    status = catalog.statuses(conn, keys)
+    done: dict[str, dict] = {}
+    for key in keys:
+        if stage != "raw_audio" and status.get(key) == "failed":
+            context.log.info(f"{key}: skipped by {stage} (an earlier stage failed)")
+            continue
+        try:
+            figures = work(key)
+        except Exception as exc:  # one bad video must not sink the batch
+            message = f"{stage} failed for video {key}: {type(exc).__name__}: {exc}"
+            context.log.error(message)
+            catalog.mark(conn, key, "failed", error=message)
+            continue
+        done[key] = figures
+        if stage != "embeddings":  # embeddings marks 'done' in the same transaction as the rows
+            catalog.mark(conn, key, catalog.STAGE_STATUS[stage])
+    return done
+
+
+def summary(done: dict[str, dict], keys: list[str], wall_s: float, compute_s: float) -> dict:
+    """Numbers the UI plots over time, plus a per-video markdown table."""
+    audio_s = sum(f.get("audio_s", 0.0) for f in done.values())
+    columns = sorted({c for f in done.values() for c in f})
+    table = "| video | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns) + "\n"
+    for key, figures in done.items():
+        table += f"| {key} | " + " | ".join(_fmt(figures.get(c)) for c in columns) + " |\n"
+    return {
+        "videos": len(done),
+        "failed": len(keys) - len(done),
+        "audio_s": round(audio_s, 2),
+        "wall_s": round(wall_s, 3),
+        "x_realtime": round(audio_s / wall_s, 2) if wall_s > 0 else 0.0,
+        "h_audio_per_h": round(audio_s / wall_s, 2) if wall_s > 0 else 0.0,
+        "busy_fraction": round(min(compute_s / wall_s, 1.0), 3) if wall_s > 0 else 0.0,
+        "per_video": dg.MetadataValue.md(table),
+    }
+
+
+def _fmt(value) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started

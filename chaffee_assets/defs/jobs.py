@@ -1,0 +1,11 @@
+import dagster as dg
+
+from chaffee_assets.defs.partitions import videos
+
+# The whole chain for a range of video partitions; `chaffee ingest` and backfills run this.
+ingest_job = dg.define_asset_job(
+    "ingest",
+    selection=dg.AssetSelection.groups("speech"),
+    partitions_def=videos,
+    description="raw_audio -> transcripts -> diarization -> speaker_labels -> embeddings for a range of videos.",
+)

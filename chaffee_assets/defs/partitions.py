@@ -1,0 +1,14 @@
+import warnings
+
+import dagster as dg
+
+from chaffee_assets.settings import get_settings
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta in 1.13
+
+# One partition per video; keys are video ids (YouTube ids, or stable ids derived from local files).
+videos = dg.DynamicPartitionsDefinition(name="videos")
+
+# Every asset of the chain materializes many videos per run, so each model loads once per batch
+# and the engine sees all of the run's videos at once.
+batch_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=get_settings().videos_per_run)

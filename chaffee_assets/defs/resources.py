@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import psycopg
+
+from chaffee_assets.settings import Settings, get_settings
+from chaffee_assets.speech.voice import Profile, load_profiles
+from chaffee_assets.store import db
+from chaffee_assets.store.files import Files
+
+
+class Platform(dg.ConfigurableResource):
+    """Settings, database and files of this deployment, all read from the environment."""
+
+    @property
+    def settings(self) -> Settings:
+        return get_settings()
+
+    @property
+    def files(self) -> Files:
+        return Files(self.settings)
+
+    @contextmanager
+    def db(self) -> Iterator[psycopg.Connection]:
+        with db.session(self.settings) as conn:
+            yield conn
+
+    def profiles(self, log) -> tuple[dict[str, Profile], Profile | None]:
+        """Voice profiles and the host's; unusable profiles are logged, never silently used."""
+        profiles, problems = load_profiles(self.settings.voices_dir)
+        for problem in problems:
+            log.warning(problem)
+        host = profiles.get(self.settings.host_name)
+        if host is None:
+            log.warning(f"no voice profile for host {self.settings.host_name!r} in {self.settings.voices_dir}: "
+                        "every video will be fully diarized")
+        return profiles, host

@@ -1,0 +1,61 @@
+"""The `sources` table: one row per video, its status and the error that stopped it."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from chaffee_assets.sources.base import Video
+from chaffee_assets.store.files import check_video_id
+
+STAGE_STATUS = {"raw_audio": "downloaded", "transcripts": "transcribed", "diarization": "diarized",
+                "speaker_labels": "labelled", "embeddings": "done"}
+
+
+def register(conn: psycopg.Connection, videos: list[Video]) -> None:
+    """Insert new videos; refresh the listing fields of known ones without touching their status."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO sources (source_type, video_id, title, url, published_at, duration_s, metadata)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (video_id) DO UPDATE SET
+              title = EXCLUDED.title, url = EXCLUDED.url,
+              published_at = COALESCE(EXCLUDED.published_at, sources.published_at),
+              duration_s = COALESCE(sources.duration_s, EXCLUDED.duration_s),
+              metadata = sources.metadata || EXCLUDED.metadata, updated_at = now()
+            """,
+            [(v.source_type, check_video_id(v.video_id), v.title, v.url, v.published_at, v.duration_s,
+              Jsonb(v.metadata)) for v in videos],
+        )
+
+
+def get(conn: psycopg.Connection, video_id: str) -> Video:
+    row = conn.execute(
+        "SELECT video_id, source_type, url, title, published_at, duration_s, metadata FROM sources WHERE video_id = %s",
+        (check_video_id(video_id),),
+    ).fetchone()
+    if row is None:
+        raise KeyError(f"{video_id}: not in sources (register it with `chaffee ingest` first)")
+    return Video(*row)
+
+
+def statuses(conn: psycopg.Connection, video_ids: list[str]) -> dict[str, str]:
+    rows = conn.execute("SELECT video_id, status FROM sources WHERE video_id = ANY(%s)", (list(video_ids),))
+    return dict(rows.fetchall())
+
+
+def mark(conn: psycopg.Connection, video_id: str, status: str, *, error: str | None = None,
+         duration_s: float | None = None, metadata: dict | None = None) -> None:
+    """Record a stage outcome. A failure keeps the error text; success clears it."""
+    with conn.transaction():
+        conn.execute(
+            """
+            UPDATE sources SET status = %s, error = %s, updated_at = now(),
+              duration_s = COALESCE(%s, duration_s),
+              metadata = metadata || %s,
+              started_at = CASE WHEN %s = 'downloaded' THEN now() ELSE started_at END
+            WHERE video_id = %s
+            """,
+            (status, error, duration_s, Jsonb(metadata or {}), status, check_video_id(video_id)),
+        )
