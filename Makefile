@@ -1,0 +1,49 @@
+# Everything runs from the virtual environment in .venv at the repo root.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+# The CPU build of torch here; on a CUDA box e.g. `make setup TORCH="torch==2.13.0 --index-url <your wheel index>"`.
+TORCH  ?= torch==2.13.0
+PYTEST_ARGS ?=
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup system-deps demo test reliability dev bench clean-data
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changes; torch first so nothing pulls a CUDA build.
+$(STAMP): pyproject.toml
+	@bash scripts/system_deps.sh
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[dev]'
+	@touch $(STAMP)
+
+system-deps:
+	@bash scripts/system_deps.sh
+
+# The main job on the embedded defaults: ingest the committed demo corpus, then search it.
+demo: setup
+	$(VENV)/bin/chaffee ingest --source local --path demo/audio
+	@echo; echo 'search: "why do oxalates cause kidney stones"'
+	$(VENV)/bin/chaffee search "why do oxalates cause kidney stones" -k 3
+	@echo; $(VENV)/bin/chaffee stats
+
+test: setup
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+reliability: setup
+	$(PY) -m pytest -q tests/reliability $(PYTEST_ARGS)
+
+dev: setup
+	$(VENV)/bin/chaffee dev
+
+bench: setup
+	$(VENV)/bin/chaffee bench --corpus bench/corpus --json bench/out/report.json
+
+clean-data:
+	-$(VENV)/bin/chaffee db stop
+	rm -rf .chaffee

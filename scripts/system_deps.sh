@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Debian packages the project uses. Runtime needs none (PyAV decodes, the Postgres server ships in a
+# wheel, yt-dlp gets ffmpeg from imageio-ffmpeg); espeak-ng regenerates the synthetic speech corpora.
+set -euo pipefail
+need=()
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian packages: ${need[*]}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+else
+  echo "note: ${need[*]} not installed (needs root + apt-get); only corpus regeneration uses it" >&2
+fi
