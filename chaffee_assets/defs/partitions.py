@@ -4,7 +4,9 @@ import dagster as dg
 
 from chaffee_assets.settings import get_settings
 
-warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta in 1.13
+# backfill_policy is beta and partitioned asset checks are preview in dagster 1.13; both are pinned here
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 # One partition per video; keys are video ids (YouTube ids, or stable ids derived from local files).
 videos = dg.DynamicPartitionsDefinition(name="videos")

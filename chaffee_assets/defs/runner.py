@@ -18,6 +18,8 @@ class RunOutcome:
     run_id: str
     keys: list[str]
     success: bool
+    checks: dict[str, bool]  # "asset:check" -> passed
+    materialized: set[str]  # asset names materialized by the run
 
 
 def batches(ordered: list[str], wanted: Iterable[str], size: int) -> list[list[str]]:
@@ -65,7 +67,13 @@ def materialize(
             raise_on_error=False,
             tags={ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1]},
         )
-        outcome = RunOutcome(result.run_id, batch, result.success)
+        outcome = RunOutcome(
+            result.run_id,
+            batch,
+            result.success,
+            {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()},
+            {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()},
+        )
         outcomes.append(outcome)
         if on_run:
             on_run(outcome)

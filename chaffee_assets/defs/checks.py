@@ -1,0 +1,86 @@
+"""Asset checks: segment quality blocks the chain; throughput warns."""
+
+import time
+
+import dagster as dg
+import numpy as np
+
+from chaffee_assets.defs.assets.embeddings import embeddings
+from chaffee_assets.defs.assets.speaker_labels import speaker_labels
+from chaffee_assets.defs.partitions import videos
+from chaffee_assets.defs.resources import Platform
+from chaffee_assets.speech.chunks import chunk
+from chaffee_assets.speech.quality import segment_problems, vector_problems
+from chaffee_assets.store import catalog
+
+MAX_LISTED = 20
+
+
+def _result(problems: dict[str, list[str]], checked: int, **extra) -> dg.AssetCheckResult:
+    listed = [f"{k}: {p}" for k, ps in problems.items() for p in ps][:MAX_LISTED]
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"videos_checked": checked, "videos_with_problems": len(problems),
+                  "problems": dg.MetadataValue.md("\n".join(f"- {x}" for x in listed) or "none"), **extra},
+    )
+
+
+def _checked_keys(context, conn) -> list[str]:
+    return [k for k, s in catalog.statuses(conn, context.partition_keys).items() if s != "failed"]
+
+
+@dg.asset_check(asset=speaker_labels, blocking=True, partitions_def=videos,
+                description="Every segment has text, a speaker, start < end, lies inside the audio, is in order, "
+                "overlaps the previous one by at most 0.25 s and lasts at most 60 s. Blocks embeddings.")
+def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
+    files = platform.files
+    problems: dict[str, list[str]] = {}
+    with platform.db() as conn:
+        keys = _checked_keys(context, conn)
+    for key in keys:
+        found = segment_problems(files.read_labels(key), files.read_transcript(key).duration_s)
+        if found:
+            problems[key] = found
+    return _result(problems, len(keys))
+
+
+@dg.asset_check(asset=embeddings, blocking=True, partitions_def=videos,
+                description="Rows in Postgres equal the upstream chunk count for each video; every embedding "
+                "has the model's dimension and unit norm.")
+def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
+    files, dim = platform.files, 384
+    problems: dict[str, list[str]] = {}
+    with platform.db() as conn:
+        keys = _checked_keys(context, conn)
+        for key in keys:
+            rows = conn.execute(
+                "SELECT g.embedding FROM segments g JOIN sources s ON s.id = g.source_id"
+                " WHERE s.video_id = %s ORDER BY g.seq", (key,)).fetchall()
+            expected = len(chunk(files.read_labels(key)))
+            found = [] if len(rows) == expected else [f"{len(rows)} rows in Postgres, {expected} upstream"]
+            vectors = np.array([r[0].to_numpy() for r in rows], dtype=np.float32).reshape(len(rows), -1)
+            found += vector_problems(vectors, dim)
+            if found:
+                problems[key] = found
+    return _result(problems, len(keys))
+
+
+@dg.asset_check(asset=embeddings, partitions_def=videos,
+                description="Hours of audio per hour of this run (audio / wall time since the run started) "
+                "against CHAFFEE_MIN_X_REALTIME. Warns, never blocks.")
+def throughput(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
+    with platform.db() as conn:
+        audio_s = conn.execute(
+            "SELECT coalesce(sum(duration_s), 0) FROM sources WHERE video_id = ANY(%s) AND status = 'done'",
+            (list(context.partition_keys),)).fetchone()[0]
+    started = context.instance.get_run_stats(context.run.run_id).start_time or time.time()
+    wall = max(time.time() - started, 1e-6)
+    floor = platform.settings.min_x_realtime
+    x = audio_s / wall
+    return dg.AssetCheckResult(
+        passed=x >= floor,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"x_realtime": round(x, 2), "h_audio_per_h": round(x, 2), "floor": floor,
+                  "audio_s": round(audio_s, 1), "run_wall_s": round(wall, 1)},
+    )
