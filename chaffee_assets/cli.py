@@ -33,9 +33,10 @@ def main(verbose: bool) -> None:
 @click.option("--feed", help="Feed URL (rss source).")
 @click.option("--limit", type=int, help="At most N videos.")
 @click.option("--skip-shorts/--no-skip-shorts", default=True, show_default=True)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only videos published on or after this day.")
 @click.option("--voices-dir", type=click.Path(file_okay=False, path_type=Path), help="Speaker profiles (VOICES_DIR).")
 @click.option("--force", is_flag=True, help="Re-process videos already ingested (their rows are replaced).")
-def ingest(kind, folder, channel, feed, limit, skip_shorts, voices_dir, force) -> None:
+def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, force) -> None:
     """List a source, add new videos as partitions and materialize all five assets for them."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -46,14 +47,35 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, voices_dir, force) -
 
     if voices_dir:
         os.environ["VOICES_DIR"] = str(voices_dir.resolve())
+    # raw_audio checks the filters again on each video's full metadata: it reads them from the settings
+    os.environ["CHAFFEE_SKIP_SHORTS"] = "1" if skip_shorts else "0"
+    if since:
+        os.environ["CHAFFEE_SINCE"] = since.date().isoformat()
     settings = get_settings()
-    if kind != "local":
-        raise click.UsageError(f"--source {kind} is not available yet; use --source local --path DIR")
-    if folder is None:
-        raise click.UsageError("--source local needs --path DIR")
-    from chaffee_assets.sources.local import LocalSource
+    if kind == "local":
+        if folder is None:
+            raise click.UsageError("--source local needs --path DIR")
+        from chaffee_assets.sources.local import LocalSource
 
-    listed = LocalSource(folder).list()[: limit or None]
+        listed = LocalSource(folder).list()[: limit or None]
+    else:
+        url = channel if kind == "youtube" else feed
+        if not url:
+            raise click.UsageError(f"--source {kind} needs {'--channel' if kind == 'youtube' else '--feed'} URL")
+        from chaffee_assets.sources import DownloadError
+        from chaffee_assets.sources.filters import Filters
+        from chaffee_assets.sources.rss import RssSource
+        from chaffee_assets.sources.youtube import YouTubeSource
+
+        source = (YouTubeSource if kind == "youtube" else RssSource)(
+            url, filters=Filters.from_settings(settings, limit=limit), settings=settings)
+        try:
+            listing = source.scan()
+        except DownloadError as exc:
+            raise click.ClickException(str(exc)) from None
+        listed = listing.videos
+        click.echo(f"{listing.listed} entries listed, {len(listing.rejected)} left out by the filters, "
+                   f"{len(listing.invalid)} with an invalid id")
     runtime.prepare(settings)
     instance = runtime.instance()
     with db.session(settings) as conn:
@@ -80,6 +102,8 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, voices_dir, force) -
     for video_id, title, state, error, seconds, count, speakers in rows:
         if state == "done":
             click.echo(f"  {video_id:<32} {seconds or 0:7.1f}s  {count:4d} segments  speakers: {speakers}")
+        elif state == "skipped":  # a filter decided on the full metadata (short, live, members-only)
+            click.echo(f"  {video_id:<32} SKIPPED: {error}")
         else:
             failed += 1
             click.echo(f"  {video_id:<32} {state.upper()}: {error or 'not processed'}")

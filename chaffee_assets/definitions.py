@@ -8,10 +8,12 @@ from chaffee_assets.defs.assets.transcripts import transcripts
 from chaffee_assets.defs.checks import segment_quality, stored_segments, throughput
 from chaffee_assets.defs.jobs import ingest_job
 from chaffee_assets.defs.resources import Platform
+from chaffee_assets.defs.sensors import new_uploads
 
 defs = dg.Definitions(
     assets=[raw_audio, transcripts, diarization, speaker_labels, embeddings],
     asset_checks=[segment_quality, stored_segments, throughput],
     jobs=[ingest_job],
+    sensors=[new_uploads],
     resources={"platform": Platform()},
 )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import dagster as dg
 import psycopg
 
+from chaffee_assets.sources.base import Skipped
 from chaffee_assets.store import catalog
 
 
@@ -26,11 +27,15 @@ def each_video(
     status = catalog.statuses(conn, keys)
     done: dict[str, dict] = {}
     for key in keys:
-        if stage != "raw_audio" and status.get(key) == "failed":
-            context.log.info(f"{key}: skipped by {stage} (an earlier stage failed)")
+        if stage != "raw_audio" and status.get(key) in ("failed", "skipped"):
+            context.log.info(f"{key}: not run by {stage} (an earlier stage left it {status[key]})")
             continue
         try:
             figures = work(key)
+        except Skipped as exc:  # a filter only the full metadata or the file could decide (short, live...)
+            context.log.info(str(exc))
+            catalog.mark(conn, key, "skipped", error=str(exc))
+            continue
         except Exception as exc:  # one bad video must not sink the batch
             message = f"{stage} failed for video {key}: {type(exc).__name__}: {exc}"
             context.log.error(message)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaffee_assets.sources.base import DownloadError, Source, Video
+from chaffee_assets.sources.base import DownloadError, Skipped, Source, Video
 
 
 def source_for(video: Video) -> Source:
@@ -11,7 +11,26 @@ def source_for(video: Video) -> Source:
         from chaffee_assets.sources.local import LocalSource
 
         return LocalSource()
-    raise DownloadError(f"{video.video_id}: source type {video.source_type!r} is not supported yet")
+    if video.source_type == "youtube":
+        from chaffee_assets.sources.youtube import YouTubeSource
+
+        return YouTubeSource()
+    if video.source_type == "rss":
+        from chaffee_assets.sources.rss import RssSource
+
+        return RssSource()
+    raise DownloadError(f"{video.video_id}: source type {video.source_type!r} is not supported")
 
 
-__all__ = ["DownloadError", "Source", "Video", "source_for"]
+def source_for_url(url: str, **kwargs) -> Source:
+    """A channel/playlist on youtube.com, or an RSS/podcast feed for any other URL."""
+    from chaffee_assets.sources.youtube import YouTubeSource, is_youtube_url
+
+    if is_youtube_url(url):
+        return YouTubeSource(url, **kwargs)
+    from chaffee_assets.sources.rss import RssSource
+
+    return RssSource(url, **kwargs)
+
+
+__all__ = ["DownloadError", "Skipped", "Source", "Video", "source_for", "source_for_url"]

@@ -23,6 +23,11 @@ class DownloadError(RuntimeError):
     """A video that cannot be fetched; the message names the video and says what to do."""
 
 
+class Skipped(DownloadError):
+    """A filter (short, live, members-only, too old) that only the full metadata or the file could decide:
+    the video is marked 'skipped' in `sources`, not failed."""
+
+
 class Source(Protocol):
     def list(self) -> list[Video]: ...
 

@@ -12,21 +12,30 @@ STAGE_STATUS = {"raw_audio": "downloaded", "transcripts": "transcribed", "diariz
                 "speaker_labels": "labelled", "embeddings": "done"}
 
 
+# Listing fields kept as columns of `sources` (002), not repeated in its metadata.
+COLUMNS = ("description", "channel", "view_count")
+
+
 def register(conn: psycopg.Connection, videos: list[Video]) -> None:
     """Insert new videos; refresh the listing fields of known ones without touching their status."""
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             """
-            INSERT INTO sources (source_type, video_id, title, url, published_at, duration_s, metadata)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            INSERT INTO sources (source_type, video_id, title, url, published_at, duration_s, metadata,
+                                 description, channel, view_count)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (video_id) DO UPDATE SET
               title = EXCLUDED.title, url = EXCLUDED.url,
               published_at = COALESCE(EXCLUDED.published_at, sources.published_at),
               duration_s = COALESCE(sources.duration_s, EXCLUDED.duration_s),
+              description = COALESCE(EXCLUDED.description, sources.description),
+              channel = COALESCE(EXCLUDED.channel, sources.channel),
+              view_count = COALESCE(EXCLUDED.view_count, sources.view_count),
               metadata = sources.metadata || EXCLUDED.metadata, updated_at = now()
             """,
             [(v.source_type, check_video_id(v.video_id), v.title, v.url, v.published_at, v.duration_s,
-              Jsonb(v.metadata)) for v in videos],
+              Jsonb({k: x for k, x in v.metadata.items() if k not in COLUMNS}),
+              *(v.metadata.get(k) for k in COLUMNS)) for v in videos],
         )
 
 

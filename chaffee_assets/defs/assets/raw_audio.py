@@ -1,5 +1,4 @@
-import tempfile
-from pathlib import Path
+import shutil
 
 import dagster as dg
 
@@ -28,9 +27,17 @@ def raw_audio(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mater
         def fetch(video_id: str) -> dict:
             video = catalog.get(conn, video_id)
             target = files.audio(video_id)
-            with tempfile.TemporaryDirectory(dir=files.audio_dir.parent if files.audio_dir.parent.exists() else None) as tmp:
-                media = source_for(video).download(video, Path(tmp))
+            if target.exists():  # downloaded once: a re-run (or --force) reuses the converted audio
+                seconds = audio.duration(target)
+            else:
+                # A stable folder per video: an interrupted download is resumed by the next attempt.
+                dest = platform.settings.downloads_dir / video_id
+                try:
+                    media = source_for(video).download(video, dest)
+                finally:
+                    catalog.register(conn, [video])  # keeps what the source learned (full metadata)
                 seconds = audio.convert(media, target)
+                shutil.rmtree(dest, ignore_errors=True)
             catalog.mark(conn, video_id, "downloaded", duration_s=seconds)
             return {"audio_s": seconds}
 

@@ -1,0 +1,77 @@
+"""`new_uploads`: lists the configured channels and feeds, adds new videos as partitions and asks for
+runs over them, several partitions per run."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from chaffee_assets.defs.jobs import ingest_job
+from chaffee_assets.defs.partitions import videos
+from chaffee_assets.defs.resources import Platform
+from chaffee_assets.defs.runner import batches
+from chaffee_assets.settings import get_settings
+from chaffee_assets.sources import DownloadError, source_for_url
+from chaffee_assets.sources.filters import Filters, is_temporary
+
+# A channel's uploads are listed newest first: after this many known ids in a row the rest is known too.
+STOP_AFTER_KNOWN = 10
+# Filtered-out ids remembered per channel (so they count as known); live/upcoming ones are not remembered.
+MAX_REMEMBERED = 5000
+
+
+@dg.sensor(
+    name="new_uploads",
+    job=ingest_job,
+    minimum_interval_seconds=get_settings().sensor_interval_s,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Lists CHAFFEE_CHANNELS (YouTube channels/playlists, RSS feeds), adds new videos that pass "
+    "the filters as `videos` partitions and requests `ingest` runs of up to CHAFFEE_VIDEOS_PER_RUN videos.",
+)
+def new_uploads(context: dg.SensorEvaluationContext, platform: Platform) -> dg.SensorResult:
+    settings = platform.settings
+    if not settings.channels:
+        return dg.SensorResult(skip_reason="no channels to watch: set CHAFFEE_CHANNELS", cursor=context.cursor)
+    remembered: dict[str, list[str]] = json.loads(context.cursor or "{}").get("filtered", {})
+    known = set(context.instance.get_dynamic_partitions(videos.name))
+    filters = Filters.from_settings(settings)
+    found, problems = [], []
+    for url in settings.channels:
+        source = source_for_url(url, filters=filters, settings=settings)
+        try:
+            listing = source.scan(known | set(remembered.get(url, ())),
+                                  stop_after_known=STOP_AFTER_KNOWN if source.incremental else None)
+        except DownloadError as exc:  # one channel down does not stop the others
+            problems.append(str(exc))
+            context.log.error(str(exc))
+            continue
+        for message in listing.invalid:
+            context.log.warning(f"{url}: entry dropped: {message}")
+        filtered = [vid for vid, why in listing.rejected.items() if not is_temporary(why)]
+        remembered[url] = list(dict.fromkeys(filtered + remembered.get(url, [])))[:MAX_REMEMBERED]
+        found.extend(listing.videos)
+        known.update(v.video_id for v in listing.videos)
+        context.log.info(
+            f"{url}: {listing.listed} listed, {listing.known} known, {len(listing.rejected)} filtered, "
+            f"{len(listing.invalid)} invalid, {len(listing.videos)} new"
+            + ("" if listing.complete else " (stopped at known videos)")
+        )
+    cursor = json.dumps({"filtered": remembered}, separators=(",", ":"))
+    if problems and not found:
+        raise DownloadError("; ".join(problems))
+    if not found:
+        return dg.SensorResult(skip_reason="no new videos", cursor=cursor)
+    with platform.db() as conn:
+        from chaffee_assets.store import catalog
+
+        catalog.register(conn, found)  # raw_audio finds each video's URL and source here
+    keys = [v.video_id for v in found]
+    runs = [
+        dg.RunRequest(run_key=f"{batch[0]}..{batch[-1]}",
+                      tags={ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1]})
+        for batch in batches(keys, keys, settings.videos_per_run)  # appended in this order: contiguous ranges
+    ]
+    return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=[videos.build_add_request(keys)],
+                           cursor=cursor)
