@@ -135,7 +135,8 @@ def test_sensor_ticks_on_the_572_video_channel(dagster_env, monkeypatch, restore
         figures["second tick (nothing new) s"] = round(time.perf_counter() - started, 3)
         assert not added(second) and not second.run_requests and pages == [0]  # one page read, then stop
 
-        rows.insert(0, {**rows[0], "id": "NewUpload01", "title": "A new upload", "duration": 3000.0})
+        ordinary = next(r for r in rows if "_fixture" not in r and r["duration"] >= 120 and not r["availability"])
+        rows.insert(0, {**ordinary, "id": "NewUpload01", "title": "A new upload", "duration": 3000.0})
         pages.clear()
         started = time.perf_counter()
         third = tick(instance, second.cursor)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaffee_assets.settings import Settings
+from chaffee_assets.settings import REPO_ROOT, Settings
 from chaffee_assets.sources import source_for_url
 from chaffee_assets.sources.filters import Filters, check_youtube_id, scan
 from chaffee_assets.sources.rss import RssSource
@@ -15,7 +15,7 @@ from chaffee_assets.store.files import InvalidVideoId
 from tests.conftest import FIXTURES
 
 SAMPLE = FIXTURES / "youtube" / "flat_playlist_sample.jsonl"
-FULL = Path(__file__).resolve().parents[3] / "shared" / "data" / "youtube_flat_playlist_anthonychaffeemd.jsonl"
+FULL = REPO_ROOT.parent / "shared" / "data" / "youtube_flat_playlist_anthonychaffeemd.jsonl"  # beside the repo
 CHANNEL = "https://www.youtube.com/@anthonychaffeemd"
 
 
