@@ -9,13 +9,10 @@ from chaffee_assets.sources.filters import check_youtube_id, timestamp
 from chaffee_assets.sources.ytdlp import YtDlpSource
 
 YOUTUBE_URL = re.compile(r"^https?://(?:(?:www|m|music)\.)?(?:youtube\.com|youtu\.be)(?:/|$)", re.I)
+CHANNEL = r"youtube\.com/(?:@|channel/|c/|user/)[^/?#]+"
 # A channel's root page (no tab): listing it would add the shorts and live tabs to the uploads.
-CHANNEL_ROOT = re.compile(
-    r"^(?P<root>https?://(?:(?:www|m)\.)?youtube\.com/(?:@[^/?#]+|channel/[^/?#]+|c/[^/?#]+|user/[^/?#]+))/?(?P<rest>[?#].*)?$",
-    re.I,
-)
-CHANNEL_TAB = re.compile(r"youtube\.com/(?:@[^/?#]+|channel/[^/?#]+|c/[^/?#]+|user/[^/?#]+)/(?:videos|streams)(?:[/?#]|$)",
-                         re.I)
+CHANNEL_ROOT = re.compile(rf"^(?P<root>https?://(?:(?:www|m)\.)?{CHANNEL})/?(?P<rest>[?#].*)?$", re.I)
+CHANNEL_TAB = re.compile(rf"{CHANNEL}/(?:videos|streams)(?:[/?#]|$)", re.I)
 VIDEO_IN_URL = re.compile(r"(?:[?&]v=|youtu\.be/|/shorts/|/live/|/embed/)([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])")
 
 

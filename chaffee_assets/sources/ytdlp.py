@@ -227,16 +227,22 @@ class YtDlp:
 
         try:
             return self.backoff.run(video.video_id, attempt)
-        except Skipped:
-            raise
-        except Exception as exc:
+        except _YTDLP_ERRORS() as exc:
             raise explain(video.video_id, video.url, exc, attempts) from exc
+
+
+def _YTDLP_ERRORS() -> tuple[type[BaseException], ...]:  # noqa: N802 - yt_dlp is imported only when used
+    """What yt-dlp raises (extraction, download, network); anything else is a bug and propagates as is."""
+    from yt_dlp.utils import YoutubeDLError
+
+    return (YoutubeDLError, TimeoutError, ConnectionError)
 
 
 def _finished_file(video_id: str, info: dict, dest: Path) -> Path:
     for done in info.get("requested_downloads") or ():
         path = Path(done.get("filepath") or "")
-        if path.is_file() and path.resolve().parent == dest.resolve() and not path.name.endswith(".part") and path.stat().st_size > 0:
+        finished = path.is_file() and not path.name.endswith(".part") and path.stat().st_size > 0
+        if finished and path.resolve().parent == dest.resolve():
             return path
     raise DownloadError(f"{video_id}: yt-dlp finished without a complete file in {dest}; a later run retries it")
 
@@ -275,7 +281,7 @@ class YtDlpSource:
 
         try:
             return self.ytdlp.backoff.run(self.url, once)
-        except Exception as exc:
+        except _YTDLP_ERRORS() as exc:
             raise explain(f"listing {self.url}", self.url, exc, self.ytdlp.backoff.retries + 1) from exc
 
     def download(self, video: Video, dest: Path) -> Path:

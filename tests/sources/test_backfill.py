@@ -85,9 +85,9 @@ def test_backfill_of_a_range_runs_in_ceil_n_over_batch_runs(dagster_env, conn, t
     for run in runs:
         assert run.status == dg.DagsterRunStatus.SUCCESS
         assert {k.to_user_string() for k in run.asset_selection} == set(CHAIN)
-        materialized = {(e.asset_key.to_user_string(), e.partition)
-                        for e in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
-                        for e in [e.event_log_entry.dagster_event.event_specific_data.materialization]}
+        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        materialized = {(m.asset_key.to_user_string(), m.partition) for m in
+                        (r.event_log_entry.dagster_event.event_specific_data.materialization for r in records)}
         span = keys[keys.index(run.tags[START]): keys.index(run.tags[END]) + 1]
         assert materialized == {(name, key) for name in CHAIN for key in span}
     assert set(catalog.statuses(conn, keys).values()) == {"done"}
