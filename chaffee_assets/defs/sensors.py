@@ -34,21 +34,28 @@ def new_uploads(context: dg.SensorEvaluationContext, platform: Platform) -> dg.S
     settings = platform.settings
     if not settings.channels:
         return dg.SensorResult(skip_reason="no channels to watch: set CHAFFEE_CHANNELS", cursor=context.cursor)
-    remembered: dict[str, list[str]] = json.loads(context.cursor or "{}").get("filtered", {})
+    state = json.loads(context.cursor or "{}")
+    remembered: dict[str, list[str]] = state.get("filtered", {})
+    # Channels listed to the end once: the backlog is in. Until then a tick reads the whole channel, even
+    # when its newest videos are already partitions (e.g. after `chaffee ingest --limit N`).
+    complete = set(state.get("complete", []))
     known = set(context.instance.get_dynamic_partitions(videos.name))
     filters = Filters.from_settings(settings)
     found, problems = [], []
     for url in settings.channels:
         source = source_for_url(url, filters=filters, settings=settings)
         try:
+            incremental = source.incremental and url in complete
             listing = source.scan(known | set(remembered.get(url, ())),
-                                  stop_after_known=STOP_AFTER_KNOWN if source.incremental else None)
+                                  stop_after_known=STOP_AFTER_KNOWN if incremental else None)
         except DownloadError as exc:  # one channel down does not stop the others
             problems.append(str(exc))
             context.log.error(str(exc))
             continue
         for message in listing.invalid:
             context.log.warning(f"{url}: entry dropped: {message}")
+        if listing.complete:
+            complete.add(url)
         filtered = [vid for vid, why in listing.rejected.items() if not is_temporary(why)]
         remembered[url] = list(dict.fromkeys(filtered + remembered.get(url, [])))[:MAX_REMEMBERED]
         found.extend(listing.videos)
@@ -58,7 +65,7 @@ def new_uploads(context: dg.SensorEvaluationContext, platform: Platform) -> dg.S
             f"{len(listing.invalid)} invalid, {len(listing.videos)} new"
             + ("" if listing.complete else " (stopped at known videos)")
         )
-    cursor = json.dumps({"filtered": remembered}, separators=(",", ":"))
+    cursor = json.dumps({"complete": sorted(complete), "filtered": remembered}, separators=(",", ":"))
     if problems and not found:
         raise DownloadError("; ".join(problems))
     if not found:

@@ -143,6 +143,13 @@ def test_sensor_ticks_on_the_572_video_channel(dagster_env, monkeypatch, restore
         figures["third tick (one new upload) s"] = round(time.perf_counter() - started, 3)
         assert added(third) == ["NewUpload01"] and ranges(third) == [("NewUpload01", "NewUpload01")]
         assert pages == [0]
+
+        pages.clear()
+        started = time.perf_counter()
+        fresh = tick(instance, None)  # no cursor, videos already partitions: the whole channel is read once
+        figures["tick without cursor (full listing, nothing new) s"] = round(time.perf_counter() - started, 3)
+        assert not added(fresh) and pages == list(range(-(-len(rows) // 30)))
+        assert json.loads(fresh.cursor)["complete"] == ["https://www.youtube.com/@anthonychaffeemd"]
     conn.execute("DELETE FROM sources WHERE video_id = ANY(%s)", (keys + ["NewUpload01"],))
     conn.commit()
     with capsys.disabled():
