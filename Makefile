@@ -41,7 +41,11 @@ reliability: setup
 dev: setup
 	$(VENV)/bin/chaffee dev
 
-bench: setup
+# 24 min of generated speech (mostly monologues, a fifth interviews); regenerated only when missing.
+bench/corpus/audio:
+	$(PY) scripts/synth_corpus.py bench bench/corpus --minutes 24 --interview-share 0.2 --seed 7
+
+bench: setup bench/corpus/audio
 	$(VENV)/bin/chaffee bench --corpus bench/corpus --json bench/out/report.json
 
 clean-data:

@@ -228,6 +228,19 @@ def stats(as_json: bool) -> None:
         click.echo(f"{key:>15}: {value}")
 
 
+@main.command()
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="Folder of audio (or with audio/ and enroll/ subfolders, as scripts/synth_corpus.py writes).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Report path; .md and .png are written beside it.")
+def bench(corpus: Path, json_out: Path) -> None:
+    """ASR-only ceiling, the old per-video design and the Dagster pipeline on one corpus, in one run."""
+    from chaffee_assets.bench import harness, report
+
+    doc = harness.run(corpus, json_out)
+    click.echo(report.markdown(doc))
+
+
 @main.group(name="db")
 def db_group() -> None:
     """The database (embedded unless DATABASE_URL is set)."""

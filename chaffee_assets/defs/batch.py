@@ -59,6 +59,7 @@ def summary(done: dict[str, dict], keys: list[str], wall_s: float, compute_s: fl
         "failed": len(keys) - len(done),
         "audio_s": round(audio_s, 2),
         "wall_s": round(wall_s, 3),
+        "compute_s": round(compute_s, 3),
         "x_realtime": round(audio_s / wall_s, 2) if wall_s > 0 else 0.0,
         "h_audio_per_h": round(audio_s / wall_s, 2) if wall_s > 0 else 0.0,
         "busy_fraction": round(min(compute_s / wall_s, 1.0), 3) if wall_s > 0 else 0.0,

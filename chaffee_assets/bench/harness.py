@@ -1,0 +1,170 @@
+"""`chaffee bench`: three measurements on one corpus in one invocation, so their ratios share the noise.
+
+(a) asr_only  - the batched ASR model alone over all files (model load included): the ceiling.
+(b) naive     - the old per-video design (see naive.py).
+(c) pipeline  - `chaffee ingest` in a fresh process: real Dagster runs through the instance with pools
+                and batching; process start, imports, model loads and run/step launch all count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from chaffee_assets.settings import Settings, get_settings
+from chaffee_assets.speech import audio
+
+
+@contextmanager
+def environment(**values):
+    """Set environment variables for a block (CHAFFEE_HOME of one measurement), then restore them."""
+    saved = dict(os.environ)
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    folder = corpus / "audio" if (corpus / "audio").is_dir() else corpus
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".flac", ".wav", ".mp3", ".m4a"))
+    if not files:
+        raise FileNotFoundError(f"no audio files in {folder}")
+    return files
+
+
+def device_name(settings: Settings) -> str:
+    if settings.device.startswith("cuda"):
+        import torch
+
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
+
+
+def asr_only(files: list[Path], settings: Settings) -> dict:
+    from chaffee_assets.speech.asr import Transcriber
+
+    clock = time.perf_counter()
+    model = Transcriber(settings.asr_model, device=settings.device, compute_type=settings.compute_type,
+                        batch_size=settings.asr_batch_size, beam_size=settings.beam_size, cpu_threads=settings.cpu_threads)
+    compute = sum(t.compute_s for _key, t in model.transcribe_many((f.stem, f) for f in files))
+    wall = time.perf_counter() - clock
+    return {"wall_s": wall, "busy_fraction": compute / wall}
+
+
+def pipeline(files: list[Path], settings: Settings, voices: Path, work: Path) -> dict:
+    """`chaffee ingest` in a child process against a prepared database (a deployment already has one)."""
+    from chaffee_assets import runtime
+
+    home = work / "home"
+    with environment(CHAFFEE_HOME=home, VOICES_DIR=voices):
+        runtime.prepare(get_settings())  # initdb + schema creation: one-time set-up, not timed
+        runtime.instance()
+        env = dict(os.environ)
+    media = work / "media"
+    media.mkdir()
+    for f in files:
+        os.symlink(f.resolve(), media / f.name)
+    clock = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "chaffee_assets.cli", "ingest", "--source", "local", "--path",
+                           str(media)], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - clock
+    if done.returncode != 0:
+        raise RuntimeError(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    with environment(CHAFFEE_HOME=home, DAGSTER_HOME=home / "dagster"):
+        stages, compute, extra = _run_metadata()
+    return {"wall_s": wall, "busy_fraction": compute / wall, "stages": stages, **extra}
+
+
+def _run_metadata() -> tuple[dict, float, dict]:
+    """Per-asset wall and compute seconds summed over the pipeline's runs, from Dagster's event log."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    stages: dict[str, float] = {}
+    compute = 0.0
+    extra = {"runs": len(instance.get_runs()), "fast_path_videos": 0, "videos": 0}
+    for name in ["raw_audio", "transcripts", "diarization", "speaker_labels", "embeddings"]:
+        records = instance.fetch_materializations(dg.AssetKey(name), limit=1000).records
+        seen = set()
+        for r in records:
+            if r.run_id in seen:
+                continue
+            seen.add(r.run_id)
+            meta = r.asset_materialization.metadata
+            stages[name] = stages.get(name, 0.0) + meta["wall_s"].value
+            compute += meta["compute_s"].value if "compute_s" in meta else 0.0
+            if name == "diarization":
+                extra["fast_path_videos"] += meta["fast_path_videos"].value
+                extra["fast_path_saved_s"] = extra.get("fast_path_saved_s", 0.0) + meta["fast_path_saved_s"].value
+            if name == "embeddings":
+                extra["videos"] += meta["videos"].value
+    return stages, compute, extra
+
+
+def run(corpus: Path, out: Path) -> dict:
+    from chaffee_assets.bench import naive, report
+    from chaffee_assets.speech.vad import speech_regions
+    from chaffee_assets.speech.voice import VoiceEncoder, enroll
+    from chaffee_assets.store import db
+
+    settings = get_settings()
+    files = corpus_files(corpus)
+    audio_s = sum(audio.duration(f) for f in files)
+    with tempfile.TemporaryDirectory(prefix="chaffee-bench-") as tmp:
+        work = Path(tmp)
+        voices = work / "voices"
+        enroll_clips = sorted((corpus / "enroll").glob("*.flac")) if (corpus / "enroll").is_dir() else []
+        if enroll_clips:  # the host profile is an input, like voices/host.json: not timed
+            profile = enroll(settings.host_name, [(c.name, audio.load(c)) for c in enroll_clips], VoiceEncoder(),
+                             speech_regions)
+            profile.save(voices / f"{settings.host_name}.json")
+        else:
+            voices = settings.voices_dir
+        from chaffee_assets.speech.voice import load_profiles
+
+        profiles, _ = load_profiles(voices)
+
+        results = {"asr_only": asr_only(files, settings)}
+        with environment(CHAFFEE_HOME=work / "naive-home"):
+            try:
+                results["naive"] = naive.run(files, settings, db.database_url(get_settings()), profiles)
+            finally:
+                db.stop_embedded(get_settings())
+        try:
+            results["pipeline"] = pipeline(files, settings, voices, work)
+        finally:
+            with environment(CHAFFEE_HOME=work / "home"):
+                db.stop_embedded(get_settings())
+
+    for r in results.values():
+        r["x_realtime"] = audio_s / r["wall_s"]
+    doc = {
+        "device": device_name(settings),
+        "asr_model": settings.asr_model if settings.asr_model != "bundled" else "tiny.en (bundled)",
+        "corpus": {"files": len(files), "audio_s": round(audio_s, 2), "path": str(corpus)},
+        **{k: _rounded(v) for k, v in results.items()},
+        "speedup_vs_naive": round(results["pipeline"]["x_realtime"] / results["naive"]["x_realtime"], 3),
+        "efficiency_vs_asr_only": round(results["pipeline"]["x_realtime"] / results["asr_only"]["x_realtime"], 3),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    report.write(doc, out.with_suffix(".md"), out.with_suffix(".png"))
+    return doc
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value

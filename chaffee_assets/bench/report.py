@@ -1,0 +1,68 @@
+"""The bench JSON as a markdown table and a PNG chart of where each mode spends its time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MODES = ["asr_only", "naive", "pipeline"]
+
+
+def markdown(doc: dict) -> str:
+    c = doc["corpus"]
+    lines = [
+        f"# Throughput on {doc['device']} with {doc['asr_model']}",
+        "",
+        f"Corpus: {c['files']} files, {c['audio_s'] / 60:.1f} min of audio.",
+        "",
+        "| mode | wall s | x realtime (= h audio / h) | busy fraction |",
+        "|---|---:|---:|---:|",
+    ]
+    for mode in MODES:
+        r = doc[mode]
+        busy = f"{r['busy_fraction']:.2f}" if "busy_fraction" in r else "-"
+        lines.append(f"| {mode} | {r['wall_s']:.1f} | {r['x_realtime']:.2f} | {busy} |")
+    lines += [
+        "",
+        f"- pipeline vs naive: **{doc['speedup_vs_naive']:.2f}x**",
+        f"- pipeline vs ASR-only ceiling: **{doc['efficiency_vs_asr_only']:.2f}**",
+    ]
+    p = doc["pipeline"]
+    if "fast_path_videos" in p:
+        lines.append(f"- monologue fast-path: {p['fast_path_videos']} of {p.get('videos', '?')} videos, "
+                     f"about {p.get('fast_path_saved_s', 0):.1f} s of diarization saved; {p.get('runs', '?')} Dagster runs")
+    for mode in ("naive", "pipeline"):
+        stages = doc[mode].get("stages", {})
+        lines += ["", f"{mode} stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())]
+    return "\n".join(lines) + "\n"
+
+
+def chart(doc: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for row, mode in enumerate(MODES):
+        r = doc[mode]
+        stages = dict(r.get("stages") or {"asr": r["wall_s"]})
+        other = r["wall_s"] - sum(stages.values())
+        if other > 0.05:
+            stages["other (start-up, imports, launch)"] = other
+        left = 0.0
+        for name, seconds in stages.items():
+            ax.barh(row, seconds, left=left, label=f"{mode}: {name}")
+            if seconds > r["wall_s"] * 0.08:
+                ax.text(left + seconds / 2, row, name.split(" ")[0], ha="center", va="center", fontsize=7)
+            left += seconds
+    ax.set_yticks(range(len(MODES)), [f"{m}\n{doc[m]['x_realtime']:.1f}x rt" for m in MODES])
+    ax.set_xlabel("wall seconds")
+    ax.set_title(f"{doc['corpus']['audio_s'] / 60:.0f} min of audio, {doc['device']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(doc: dict, md_path: Path, png_path: Path) -> None:
+    md_path.write_text(markdown(doc))
+    chart(doc, png_path)
