@@ -27,7 +27,7 @@ def each_video(
     status = catalog.statuses(conn, keys)
     done: dict[str, dict] = {}
     for key in keys:
-        if stage != "raw_audio" and status.get(key) in ("failed", "skipped"):
+        if stage != "raw_audio" and status.get(key) in catalog.INACTIVE:
             context.log.info(f"{key}: not run by {stage} (an earlier stage left it {status[key]})")
             continue
         try:

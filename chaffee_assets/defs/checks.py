@@ -27,7 +27,7 @@ def _result(problems: dict[str, list[str]], checked: int, **extra) -> dg.AssetCh
 
 
 def _checked_keys(context, conn) -> list[str]:
-    return [k for k, s in catalog.statuses(conn, context.partition_keys).items() if s != "failed"]
+    return [k for k, s in catalog.statuses(conn, context.partition_keys).items() if s not in catalog.INACTIVE]
 
 
 @dg.asset_check(asset=speaker_labels, blocking=True, partitions_def=videos,

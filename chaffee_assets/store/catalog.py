@@ -8,6 +8,9 @@ from psycopg.types.json import Jsonb
 from chaffee_assets.sources.base import Video
 from chaffee_assets.store.files import check_video_id
 
+# Videos that later stages pass over: a stage failed, or a filter decided at download excluded it.
+INACTIVE = ("failed", "skipped")
+
 STAGE_STATUS = {"raw_audio": "downloaded", "transcripts": "transcribed", "diarization": "diarized",
                 "speaker_labels": "labelled", "embeddings": "done"}
 

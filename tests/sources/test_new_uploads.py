@@ -168,8 +168,6 @@ def test_sensor_is_stopped_by_default_and_targets_ingest():
     assert sensor.job_name == "ingest" and sensor.minimum_interval_seconds >= 60
 
 
-@pytest.mark.xfail(strict=True, reason="defs/checks.py (_checked_keys) checks videos with status 'skipped' as if "
-                   "they had been transcribed: it must leave out 'skipped' as well as 'failed' (throughput owner)")
 def test_a_run_with_a_video_skipped_at_download_succeeds(dagster_env, http, conn, restore_env):
     """A video whose length was unknown until its file arrived, and is a short: skipped, and its run carries on."""
     os.environ["CHAFFEE_BACKOFF_S"] = "0.05"

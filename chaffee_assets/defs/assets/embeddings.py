@@ -24,7 +24,7 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
     clock, files = Stopwatch(), platform.files
     embedder = models.text_embedder(platform.settings)
     with platform.db() as conn:
-        ready = [k for k, s in catalog.statuses(conn, context.partition_keys).items() if s != "failed"]
+        ready = [k for k, s in catalog.statuses(conn, context.partition_keys).items() if s not in catalog.INACTIVE]
         chunks = {k: chunk(files.read_labels(k)) for k in ready if files.stage(k, "speaker_labels.parquet").exists()}
         texts = [c.text for cs in chunks.values() for c in cs]
         vectors = embedder.embed(texts)  # one batch across every video of the run
