@@ -150,18 +150,54 @@ def transcribe(file: Path, as_json: bool, num_speakers: int | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--num-speakers", type=int, help="Known number of speakers (otherwise estimated).")
 @click.option("--rttm", "rttm_out", type=click.Path(dir_okay=False, path_type=Path), help="Write RTTM here.")
-def diarize(file: Path, num_speakers: int | None, rttm_out: Path | None) -> None:
+@click.option("--backend", type=click.Choice(["offline", "pyannote", "auto"]),
+              help="Diarizer (default: CHAFFEE_DIARIZER, offline unless set).")
+def diarize(file: Path, num_speakers: int | None, rttm_out: Path | None, backend: str | None) -> None:
     """Diarize one file (engine only); RTTM on stdout by default."""
     from chaffee_assets.speech import audio, models
-    from chaffee_assets.speech.diarize import diarize as run, to_rttm
+    from chaffee_assets.speech.attribution import run_diarizer
+    from chaffee_assets.speech.diarize import to_rttm
+    from chaffee_assets.speech.pyannote_adapter import PyannoteUnavailable
 
-    result = run(audio.load(file), models.voice_encoder(get_settings()), num_speakers=num_speakers)
+    try:
+        result, _used, _fallback = run_diarizer(audio.load(file), models.voice_encoder(get_settings()), backend,
+                                                num_speakers=num_speakers)  # a fallback is logged as a warning
+    except PyannoteUnavailable as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from None
     text = to_rttm(result.turns, file.stem)
     if rttm_out:
         rttm_out.write_text(text)
         click.echo(f"{len(result.turns)} turns, {result.n_speakers} speakers -> {rttm_out}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@main.command(name="eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--ref-stm", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Reference transcript (STM).")
+@click.option("--ref-text", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Reference transcript (plain text).")
+@click.option("--ref-rttm", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Reference speaker turns (RTTM).")
+@click.option("--num-speakers", type=int, help="Known number of speakers (otherwise estimated, as in production).")
+@click.option("--json", "as_json", is_flag=True)
+def eval_(file: Path, ref_stm: Path | None, ref_text: Path | None, ref_rttm: Path, num_speakers: int | None,
+          as_json: bool) -> None:
+    """Score the production path on one file: WER, DER (collars 0 and 0.25), attribution accuracy."""
+    from chaffee_assets.speech import evaluate
+
+    if (ref_stm is None) == (ref_text is None):
+        raise click.UsageError("give exactly one of --ref-stm or --ref-text")
+    reference = evaluate.load_stm(ref_stm) if ref_stm else ref_text.read_text()
+    doc = evaluate.evaluate_file(file, reference, ref_rttm, get_settings(), num_speakers=num_speakers)
+    if as_json:
+        click.echo(json.dumps(doc, indent=1))
+        return
+    d, acc = doc["wer_details"], doc["attribution_accuracy"]
+    click.echo(f"WER {doc['wer']:.3f} ({d['substitutions']} sub, {d['deletions']} del, {d['insertions']} ins "
+               f"/ {d['ref_words']} words)")
+    click.echo(f"DER {doc['der']['collar_0']:.3f} (collar 0), {doc['der']['collar_0.25']:.3f} (collar 0.25); "
+               f"{doc['speakers_estimated']} speakers, {doc['speaker_path']} via {doc['diarizer'] or 'fast-path'}")
+    click.echo(f"attribution accuracy {'n/a (reference names unknown)' if acc is None else f'{acc:.3f}'}")
 
 
 @main.group()

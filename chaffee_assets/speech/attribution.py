@@ -9,7 +9,7 @@ import numpy as np
 
 from chaffee_assets.speech import speakers
 from chaffee_assets.speech.asr import Segment
-from chaffee_assets.speech.diarize import Turn, diarize
+from chaffee_assets.speech.diarize import Diarization, Turn, diarize
 from chaffee_assets.speech.vad import speech_regions
 from chaffee_assets.speech.voice import Profile, VoiceEncoder
 
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 MONOLOGUE = "monologue"
 DIARIZED = "diarized"
+BACKENDS = ("offline", "pyannote", "auto")
 
 
 @dataclass
@@ -30,6 +31,7 @@ class SpeakerTurns:
     similarity: float | None = None  # fast-path: mean similarity of sampled windows to the host
     silhouette: float | None = None
     compute_s: float = 0.0
+    diarizer: str | None = None  # DIARIZED: "offline" or "pyannote"
 
     @property
     def n_speakers(self) -> int:
@@ -43,8 +45,12 @@ def find_turns(
     *,
     num_speakers: int | None = None,
     fast_path: bool = True,
+    backend: str | None = None,
 ) -> SpeakerTurns:
-    """Fast-path when every sampled window is the host; any doubt or error means full diarization."""
+    """Fast-path when every sampled window is the host; any doubt or error means full diarization.
+
+    backend: see run_diarizer (default: CHAFFEE_DIARIZER).
+    """
     regions = speech_regions(audio)
     reason = "fast-path disabled" if not fast_path else "number of speakers given"
     if fast_path and num_speakers is None:
@@ -58,15 +64,48 @@ def find_turns(
             turns = [Turn(r.start, r.end, host.name) for r in regions]
             return SpeakerTurns(MONOLOGUE, check.reason, turns, similarity=check.similarity)
         reason = check.reason
-    d = diarize(audio, encoder, num_speakers=num_speakers, regions=regions)
+    d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers, regions=regions)
     return SpeakerTurns(
         DIARIZED,
-        reason,
+        f"{reason}; {fallback}" if fallback else reason,
         d.turns,
         {k: [float(x) for x in v] for k, v in d.centroids.items()},
         silhouette=d.silhouette,
         compute_s=d.compute_s,
+        diarizer=used,
     )
+
+
+def run_diarizer(
+    audio: np.ndarray, encoder: VoiceEncoder, backend: str | None = None, *, num_speakers: int | None = None,
+    regions=None,
+) -> tuple[Diarization, str, str | None]:
+    """(diarization, backend used, why pyannote was skipped or None).
+
+    offline: VAD + voice windows + KMeans (diarize.py). pyannote: pyannote.audio, and an error naming the
+    missing piece (pyannote_adapter.PyannoteUnavailable) when it cannot run. auto: pyannote when it can
+    run, else the offline diarizer with the reason logged and returned.
+    """
+    from chaffee_assets.settings import get_settings
+
+    settings = get_settings()
+    backend = backend or settings.diarizer
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown diarizer {backend!r} (CHAFFEE_DIARIZER): use one of {', '.join(BACKENDS)}")
+    fallback = None
+    if backend != "offline":
+        from chaffee_assets.speech import pyannote_adapter
+
+        try:
+            d = pyannote_adapter.diarize(audio, encoder, model=settings.pyannote_model, device=settings.device,
+                                         num_speakers=num_speakers)
+            return d, "pyannote", None
+        except pyannote_adapter.PyannoteUnavailable as exc:
+            if backend == "pyannote":
+                raise
+            fallback = f"pyannote unavailable, offline diarizer used: {exc}"
+            log.warning(fallback)
+    return diarize(audio, encoder, num_speakers=num_speakers, regions=regions), "offline", fallback
 
 
 def attribute(segments: list[Segment], found: SpeakerTurns, profiles: dict[str, Profile]) -> list[Segment]:
