@@ -56,7 +56,7 @@ def asr_only(files: list[Path], settings: Settings) -> dict:
     clock = time.perf_counter()
     model = Transcriber(settings.asr_model, device=settings.device, compute_type=settings.compute_type,
                         batch_size=settings.asr_batch_size, beam_size=settings.beam_size, cpu_threads=settings.cpu_threads)
-    compute = sum(t.compute_s for _key, t in model.transcribe_many((f.stem, f) for f in files))
+    compute = sum(t.compute_s for _key, t, _queued in model.transcribe_many((f.stem, f) for f in files))
     wall = time.perf_counter() - clock
     return {"wall_s": wall, "busy_fraction": compute / wall}
 

@@ -12,24 +12,33 @@ from chaffee_assets.sources.base import Skipped
 from chaffee_assets.store import catalog
 
 
+def active_keys(context: dg.AssetExecutionContext, conn: psycopg.Connection, stage: str) -> list[str]:
+    """The run's videos this stage works on: raw_audio retries everything, later stages pass over
+    videos an earlier stage failed or skipped."""
+    keys = context.partition_keys
+    if stage == "raw_audio":
+        return list(keys)
+    status = catalog.statuses(conn, keys)
+    for key in keys:
+        if status.get(key) in catalog.INACTIVE:
+            context.log.info(f"{key}: not run by {stage} (an earlier stage left it {status[key]})")
+    return [k for k in keys if status.get(k) not in catalog.INACTIVE]
+
+
 def each_video(
     context: dg.AssetExecutionContext,
     conn: psycopg.Connection,
     stage: str,
     work: Callable[[str], dict],
+    keys: list[str] | None = None,
 ) -> dict[str, dict]:
-    """Call work(video_id) for each partition of the run; returns {video_id: figures} for successes.
+    """Call work(video_id) for each active video of the run (in order); returns {video_id: figures}.
 
     A failure marks the video failed in `sources` with the stage and cause; later stages skip it and a
     later run retries it from raw_audio.
     """
-    keys = context.partition_keys
-    status = catalog.statuses(conn, keys)
     done: dict[str, dict] = {}
-    for key in keys:
-        if stage != "raw_audio" and status.get(key) in catalog.INACTIVE:
-            context.log.info(f"{key}: not run by {stage} (an earlier stage left it {status[key]})")
-            continue
+    for key in active_keys(context, conn, stage) if keys is None else keys:
         try:
             figures = work(key)
         except Skipped as exc:  # a filter only the full metadata or the file could decide (short, live...)

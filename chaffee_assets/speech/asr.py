@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -195,3 +197,15 @@ class Transcriber:
             else:
                 kept.append(seg)
         return Transcript(duration, kept, dropped, compute_s=time.perf_counter() - started)
+
+    def transcribe_many(
+        self, items: Iterable[tuple[str, str | os.PathLike]], depth: int = 2
+    ) -> Iterator[tuple[str, Transcript | Exception, int]]:
+        """Transcribe files in order while the next ones are decoded on a CPU thread (bounded queue), so
+        the model never waits on I/O. Yields (key, transcript or the decode error, files queued)."""
+        from chaffee_assets.speech import audio
+        from chaffee_assets.speech.prefetch import prefetch
+
+        paths = dict(items)
+        for item in prefetch(paths, lambda key: audio.load(paths[key]), depth):
+            yield item.key, item.error or self.transcribe(item.value), item.queued

@@ -52,6 +52,12 @@ def get(conn: psycopg.Connection, video_id: str) -> Video:
     return Video(*row)
 
 
+def backlog(conn: psycopg.Connection) -> dict[str, int]:
+    """Videos waiting at each status across the platform (the stage queues operators watch)."""
+    counts = dict(conn.execute("SELECT status, count(*) FROM sources GROUP BY status").fetchall())
+    return {s: counts.get(s, 0) for s in ("discovered", "downloaded", "transcribed", "diarized", "labelled")}
+
+
 def statuses(conn: psycopg.Connection, video_ids: list[str]) -> dict[str, str]:
     rows = conn.execute("SELECT video_id, status FROM sources WHERE video_id = ANY(%s)", (list(video_ids),))
     return dict(rows.fetchall())

@@ -1,10 +1,11 @@
 import dagster as dg
 
 from chaffee_assets.defs.assets.raw_audio import raw_audio
-from chaffee_assets.defs.batch import Stopwatch, each_video, summary
+from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, summary
 from chaffee_assets.defs.partitions import batch_policy, videos
 from chaffee_assets.defs.resources import Platform
-from chaffee_assets.speech import audio, models
+from chaffee_assets.speech import models
+from chaffee_assets.store import catalog
 
 
 @dg.asset(
@@ -16,20 +17,29 @@ from chaffee_assets.speech import audio, models
     kinds={"pytorch", "parquet"},
     owners=["team:chaffee-data"],
     description="faster-whisper transcripts (segments + words with timestamps and confidences, "
-    "hallucination guards applied) as per-video Parquet.",
+    "hallucination guards applied) as per-video Parquet. The next videos are decoded on a CPU thread "
+    "while the model runs.",
 )
 def transcripts(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
     clock, files = Stopwatch(), platform.files
     model = models.transcriber(platform.settings)
     compute = 0.0
     with platform.db() as conn:
+        keys = active_keys(context, conn, "transcripts")
+        results = model.transcribe_many((k, files.audio(k)) for k in keys)
 
         def transcribe(video_id: str) -> dict:
             nonlocal compute
-            t = model.transcribe(audio.load(files.audio(video_id)))
+            key, t, queued = next(results)
+            assert key == video_id, (key, video_id)
+            if isinstance(t, Exception):
+                raise t
             compute += t.compute_s
             files.write_transcript(video_id, t)
+            backlog = catalog.backlog(conn)
+            context.log.info(f"{video_id}: {t.duration_s / max(t.compute_s, 1e-6):.1f} x_realtime; "
+                             f"queues: io={queued} asr={len(keys) - keys.index(key) - 1} db={backlog['labelled']}")
             return {"audio_s": t.duration_s, "segments": len(t.segments), "dropped": len(t.dropped)}
 
-        done = each_video(context, conn, "transcripts", transcribe)
+        done = each_video(context, conn, "transcripts", transcribe, keys)
     return dg.MaterializeResult(metadata=summary(done, context.partition_keys, clock.seconds, compute))
