@@ -80,7 +80,7 @@ def pipeline(files: list[Path], settings: Settings, voices: Path, work: Path) ->
     wall = time.perf_counter() - clock
     if done.returncode != 0:
         raise RuntimeError(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    with environment(CHAFFEE_HOME=home, DAGSTER_HOME=home / "dagster"):
+    with environment(**{k: env[k] for k in ("CHAFFEE_HOME", "DAGSTER_HOME", "CHAFFEE_DAGSTER_PG_URL")}):
         stages, compute, extra = _run_metadata()
     return {"wall_s": wall, "busy_fraction": compute / wall, "stages": stages, **extra}
 
@@ -135,9 +135,11 @@ def run(corpus: Path, out: Path) -> dict:
         profiles, _ = load_profiles(voices)
 
         results = {"asr_only": asr_only(files, settings)}
+        _progress("asr_only", results["asr_only"], audio_s)
         with environment(CHAFFEE_HOME=work / "naive-home"):
             try:
                 results["naive"] = naive.run(files, settings, db.database_url(get_settings()), profiles)
+                _progress("naive", results["naive"], audio_s)
             finally:
                 db.stop_embedded(get_settings())
         try:
@@ -160,6 +162,10 @@ def run(corpus: Path, out: Path) -> dict:
     out.write_text(json.dumps(doc, indent=1) + "\n")
     report.write(doc, out.with_suffix(".md"), out.with_suffix(".png"))
     return doc
+
+
+def _progress(mode: str, result: dict, audio_s: float) -> None:
+    print(f"{mode}: {result['wall_s']:.1f} s wall, {audio_s / result['wall_s']:.2f} x realtime", file=sys.stderr, flush=True)
 
 
 def _rounded(value):
