@@ -14,3 +14,9 @@ videos = dg.DynamicPartitionsDefinition(name="videos")
 # Every asset of the chain materializes many videos per run, so each model loads once per batch
 # and the engine sees all of the run's videos at once.
 batch_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=get_settings().videos_per_run)
+
+
+def video_asset(*, description: str, kinds: set[str], pool: str | None = None, deps=()):
+    """The decorator every asset of the chain shares: partitioned per video, batched, one group and owner."""
+    return dg.asset(deps=list(deps), partitions_def=videos, backfill_policy=batch_policy, pool=pool,
+                    group_name="speech", kinds=kinds, owners=["team:chaffee-data"], description=description)

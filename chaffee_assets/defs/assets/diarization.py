@@ -2,20 +2,16 @@ import dagster as dg
 
 from chaffee_assets.defs.assets.raw_audio import raw_audio
 from chaffee_assets.defs.batch import Stopwatch, each_video, summary
-from chaffee_assets.defs.partitions import batch_policy, videos
+from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import audio, models
 from chaffee_assets.speech.attribution import MONOLOGUE, find_turns
 
 
-@dg.asset(
+@video_asset(
     deps=[raw_audio],
-    partitions_def=videos,
-    backfill_policy=batch_policy,
     pool="gpu",
-    group_name="speech",
     kinds={"pytorch", "parquet"},
-    owners=["team:chaffee-data"],
     description="Who speaks when: the monologue fast-path record when every sampled window is the host, "
     "otherwise offline diarization turns (VAD -> voice windows -> KMeans, speaker count estimated).",
 )

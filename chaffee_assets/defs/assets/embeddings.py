@@ -1,22 +1,18 @@
 import dagster as dg
 
 from chaffee_assets.defs.assets.speaker_labels import speaker_labels
-from chaffee_assets.defs.batch import Stopwatch, each_video, summary
-from chaffee_assets.defs.partitions import batch_policy, videos
+from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, summary
+from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import models
 from chaffee_assets.speech.chunks import chunk
-from chaffee_assets.store import catalog, segments
+from chaffee_assets.store import segments
 
 
-@dg.asset(
+@video_asset(
     deps=[speaker_labels],
-    partitions_def=videos,
-    backfill_policy=batch_policy,
     pool="gpu",
-    group_name="speech",
     kinds={"postgres", "pgvector"},
-    owners=["team:chaffee-data"],
     description="Retrieval chunks (same-speaker segments merged) embedded in one batch across the run's "
     "videos and written to Postgres `segments`, replacing each video's rows in one transaction.",
 )
@@ -24,8 +20,8 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
     clock, files = Stopwatch(), platform.files
     embedder = models.text_embedder(platform.settings)
     with platform.db() as conn:
-        ready = [k for k, s in catalog.statuses(conn, context.partition_keys).items() if s not in catalog.INACTIVE]
-        chunks = {k: chunk(files.read_labels(k)) for k in ready if files.stage(k, "speaker_labels.parquet").exists()}
+        keys = active_keys(context, conn, "embeddings")
+        chunks = {k: chunk(files.read_labels(k)) for k in keys if files.stage(k, "speaker_labels.parquet").exists()}
         texts = [c.text for cs in chunks.values() for c in cs]
         vectors = embedder.embed(texts)  # one batch across every video of the run
         offsets, at = {}, 0
@@ -39,7 +35,7 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
             duration = conn.execute("SELECT duration_s FROM sources WHERE video_id = %s", (video_id,)).fetchone()[0]
             return {"audio_s": float(duration or 0.0), "rows": rows}
 
-        done = each_video(context, conn, "embeddings", write)
+        done = each_video(context, conn, "embeddings", write, keys)
     meta = summary(done, context.partition_keys, clock.seconds, embedder.compute_s)
     meta["rows"] = sum(f["rows"] for f in done.values())
     return dg.MaterializeResult(metadata=meta)

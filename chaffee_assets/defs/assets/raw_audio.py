@@ -3,20 +3,16 @@ import shutil
 import dagster as dg
 
 from chaffee_assets.defs.batch import Stopwatch, each_video, summary
-from chaffee_assets.defs.partitions import batch_policy, videos
+from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.sources import source_for
 from chaffee_assets.speech import audio
 from chaffee_assets.store import catalog
 
 
-@dg.asset(
-    partitions_def=videos,
-    backfill_policy=batch_policy,
+@video_asset(
     pool="io",
-    group_name="speech",
     kinds={"audio"},
-    owners=["team:chaffee-data"],
     description="Each video's audio, fetched once from its source and stored as 16 kHz mono FLAC "
     "under CHAFFEE_HOME/audio; duration recorded in `sources`.",
 )

@@ -3,18 +3,14 @@ import dagster as dg
 from chaffee_assets.defs.assets.diarization import diarization
 from chaffee_assets.defs.assets.transcripts import transcripts
 from chaffee_assets.defs.batch import Stopwatch, each_video, summary
-from chaffee_assets.defs.partitions import batch_policy, videos
+from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech.attribution import attribute
 
 
-@dg.asset(
+@video_asset(
     deps=[transcripts, diarization],
-    partitions_def=videos,
-    backfill_policy=batch_policy,
-    group_name="speech",
     kinds={"parquet"},
-    owners=["team:chaffee-data"],
     description="Words and segments with a speaker name and confidence: clusters matched to voices/ "
     "profiles (threshold + margin), unknown voices become GUEST; segments split at speaker changes.",
 )

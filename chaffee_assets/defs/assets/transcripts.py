@@ -2,20 +2,16 @@ import dagster as dg
 
 from chaffee_assets.defs.assets.raw_audio import raw_audio
 from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, summary
-from chaffee_assets.defs.partitions import batch_policy, videos
+from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import models
 from chaffee_assets.store import catalog
 
 
-@dg.asset(
+@video_asset(
     deps=[raw_audio],
-    partitions_def=videos,
-    backfill_policy=batch_policy,
     pool="gpu",
-    group_name="speech",
     kinds={"pytorch", "parquet"},
-    owners=["team:chaffee-data"],
     description="faster-whisper transcripts (segments + words with timestamps and confidences, "
     "hallucination guards applied) as per-video Parquet. The next videos are decoded on a CPU thread "
     "while the model runs.",
