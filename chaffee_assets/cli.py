@@ -85,6 +85,10 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     add_partitions(instance, keys)
     todo = keys if force else [k for k in keys if status.get(k) != "done"]
     click.echo(f"{len(listed)} videos listed, {len(keys) - len(todo)} already ingested, {len(todo)} to process")
+    if todo:
+        from chaffee_assets.speech import models
+
+        models.preload(settings)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("ingesting videos", total=len(todo))
         materialize(defs, instance, todo, batch_size=settings.videos_per_run,
