@@ -43,7 +43,7 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     from chaffee_assets import runtime
     from chaffee_assets.definitions import defs
     from chaffee_assets.defs.runner import add_partitions, materialize
-    from chaffee_assets.store import catalog, db, segments
+    from chaffee_assets.store import catalog, db
 
     if voices_dir:
         os.environ["VOICES_DIR"] = str(voices_dir.resolve())
@@ -52,30 +52,7 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     if since:
         os.environ["CHAFFEE_SINCE"] = since.date().isoformat()
     settings = get_settings()
-    if kind == "local":
-        if folder is None:
-            raise click.UsageError("--source local needs --path DIR")
-        from chaffee_assets.sources.local import LocalSource
-
-        listed = LocalSource(folder).list()[: limit or None]
-    else:
-        url = channel if kind == "youtube" else feed
-        if not url:
-            raise click.UsageError(f"--source {kind} needs {'--channel' if kind == 'youtube' else '--feed'} URL")
-        from chaffee_assets.sources import DownloadError
-        from chaffee_assets.sources.filters import Filters
-        from chaffee_assets.sources.rss import RssSource
-        from chaffee_assets.sources.youtube import YouTubeSource
-
-        source = (YouTubeSource if kind == "youtube" else RssSource)(
-            url, filters=Filters.from_settings(settings, limit=limit), settings=settings)
-        try:
-            listing = source.scan()
-        except DownloadError as exc:
-            raise click.ClickException(str(exc)) from None
-        listed = listing.videos
-        click.echo(f"{listing.listed} entries listed, {len(listing.rejected)} left out by the filters, "
-                   f"{len(listing.invalid)} with an invalid id")
+    listed = _list_videos(kind, folder, channel if kind == "youtube" else feed, limit, settings)
     runtime.prepare(settings)
     instance = runtime.instance()
     with db.session(settings) as conn:
@@ -85,17 +62,47 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     add_partitions(instance, keys)
     todo = keys if force else [k for k in keys if status.get(k) != "done"]
     click.echo(f"{len(listed)} videos listed, {len(keys) - len(todo)} already ingested, {len(todo)} to process")
-    if todo:
-        from chaffee_assets.speech import models
-
-        models.preload(settings)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("ingesting videos", total=len(todo))
         materialize(defs, instance, todo, batch_size=settings.videos_per_run,
                     on_run=lambda o: bar.advance(task, len(o.keys)))
+    failed = _report(settings, keys)
+    sys.exit(1 if failed else 0)
+
+
+def _list_videos(kind: str, folder: Path | None, url: str | None, limit: int | None, settings):
+    """The source's videos after its filters (local: every media file in the folder)."""
+    if kind == "local":
+        if folder is None:
+            raise click.UsageError("--source local needs --path DIR")
+        from chaffee_assets.sources.local import LocalSource
+
+        return LocalSource(folder).list()[: limit or None]
+    if not url:
+        raise click.UsageError(f"--source {kind} needs {'--channel' if kind == 'youtube' else '--feed'} URL")
+    from chaffee_assets.sources import DownloadError
+    from chaffee_assets.sources.filters import Filters
+    from chaffee_assets.sources.rss import RssSource
+    from chaffee_assets.sources.youtube import YouTubeSource
+
+    source = (YouTubeSource if kind == "youtube" else RssSource)(
+        url, filters=Filters.from_settings(settings, limit=limit), settings=settings)
+    try:
+        listing = source.scan()
+    except DownloadError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{listing.listed} entries listed, {len(listing.rejected)} left out by the filters, "
+               f"{len(listing.invalid)} with an invalid id")
+    return listing.videos
+
+
+def _report(settings, keys: list[str]) -> int:
+    """One line per video (segments and speakers, or why it stopped); returns how many failed."""
+    from chaffee_assets.store import db, segments
+
     with db.session(settings) as conn:
         rows = conn.execute(
-            """SELECT s.video_id, s.title, s.status, s.error, s.duration_s, count(g.id),
+            """SELECT s.video_id, s.status, s.error, s.duration_s, count(g.id),
                       coalesce(string_agg(DISTINCT g.speaker, ', '), '')
                FROM sources s LEFT JOIN segments g ON g.source_id = s.id
                WHERE s.video_id = ANY(%s) GROUP BY s.id ORDER BY s.id""",
@@ -103,7 +110,7 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
         ).fetchall()
         total = segments.count(conn)
     failed = 0
-    for video_id, title, state, error, seconds, count, speakers in rows:
+    for video_id, state, error, seconds, count, speakers in rows:
         if state == "done":
             click.echo(f"  {video_id:<32} {seconds or 0:7.1f}s  {count:4d} segments  speakers: {speakers}")
         elif state == "skipped":  # a filter decided on the full metadata (short, live, members-only)
@@ -112,7 +119,7 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
             failed += 1
             click.echo(f"  {video_id:<32} {state.upper()}: {error or 'not processed'}")
     click.echo(f"{total} segments in the database")
-    sys.exit(1 if failed else 0)
+    return failed
 
 
 @main.command()
