@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-deps demo test reliability dev bench clean-data
+.PHONY: setup system-deps demo test test-slow reliability dev bench clean-data
 
 setup: $(STAMP)
 
@@ -34,6 +34,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
 
 reliability: setup
 	$(PY) -m pytest -q tests/reliability $(PYTEST_ARGS)
