@@ -6,7 +6,6 @@ import os
 import time
 
 import dagster as dg
-import pytest
 
 from chaffee_assets.definitions import defs
 from chaffee_assets.defs.resources import Platform
