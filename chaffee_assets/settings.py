@@ -57,6 +57,10 @@ class Settings:
     diarizer: str = field(default_factory=lambda: _env("CHAFFEE_DIARIZER", "offline"))
     # pyannote.audio pipeline: a local directory or a hub id (gated hub models read HF_TOKEN from the env).
     pyannote_model: str | None = field(default_factory=lambda: _env("CHAFFEE_PYANNOTE_MODEL"))
+    # Postgres dropped mid-run (restart, network): attempts on a fresh connection, backoff doubling from
+    # the first delay (6 attempts from 0.5 s wait 15.5 s in all), then the step fails with a clear error.
+    db_retries: int = field(default_factory=lambda: int(_env("CHAFFEE_DB_RETRIES", "6")))
+    db_retry_delay_s: float = field(default_factory=lambda: float(_env("CHAFFEE_DB_RETRY_DELAY_S", "0.5")))
     # Throughput check floor (audio seconds per wall second of a run); WARN below it.
     min_x_realtime: float = field(default_factory=lambda: float(_env("CHAFFEE_MIN_X_REALTIME", "1.0")))
     # Videos materialized per Dagster run (backfill policy and ingest batching).

@@ -6,19 +6,19 @@ import time
 from collections.abc import Callable
 
 import dagster as dg
-import psycopg
 
 from chaffee_assets.sources.base import Skipped
 from chaffee_assets.store import catalog
+from chaffee_assets.store.db import Database, DatabaseUnavailable
 
 
-def active_keys(context: dg.AssetExecutionContext, conn: psycopg.Connection, stage: str) -> list[str]:
+def active_keys(context: dg.AssetExecutionContext, database: Database, stage: str) -> list[str]:
     """The run's videos this stage works on: raw_audio retries everything, later stages pass over
     videos an earlier stage failed or skipped."""
     keys = context.partition_keys
     if stage == "raw_audio":
         return list(keys)
-    status = catalog.statuses(conn, keys)
+    status = database.run(catalog.statuses, keys)
     for key in keys:
         if status.get(key) in catalog.INACTIVE:
             context.log.info(f"{key}: not run by {stage} (an earlier stage left it {status[key]})")
@@ -27,7 +27,7 @@ def active_keys(context: dg.AssetExecutionContext, conn: psycopg.Connection, sta
 
 def each_video(
     context: dg.AssetExecutionContext,
-    conn: psycopg.Connection,
+    database: Database,
     stage: str,
     work: Callable[[str], dict],
     keys: list[str] | None = None,
@@ -35,24 +35,27 @@ def each_video(
     """Call work(video_id) for each active video of the run (in order); returns {video_id: figures}.
 
     A failure marks the video failed in `sources` with the stage and cause; later stages skip it and a
-    later run retries it from raw_audio.
+    later run retries it from raw_audio. Postgres unreachable through every retry is no video's fault:
+    it fails the step, and a re-run carries on.
     """
     done: dict[str, dict] = {}
-    for key in active_keys(context, conn, stage) if keys is None else keys:
+    for key in active_keys(context, database, stage) if keys is None else keys:
         try:
             figures = work(key)
+        except DatabaseUnavailable:
+            raise
         except Skipped as exc:  # a filter only the full metadata or the file could decide (short, live...)
             context.log.info(str(exc))
-            catalog.mark(conn, key, "skipped", error=str(exc))
+            database.run(catalog.mark, key, "skipped", error=str(exc))
             continue
         except Exception as exc:  # one bad video must not sink the batch
             message = f"{stage} failed for video {key}: {type(exc).__name__}: {exc}"
             context.log.error(message)
-            catalog.mark(conn, key, "failed", error=message)
+            database.run(catalog.mark, key, "failed", error=message)
             continue
         done[key] = figures
         if stage != "embeddings":  # embeddings marks 'done' in the same transaction as the rows
-            catalog.mark(conn, key, catalog.STAGE_STATUS[stage])
+            database.run(catalog.mark, key, catalog.STAGE_STATUS[stage])
     return done
 
 

@@ -26,8 +26,8 @@ def _result(problems: dict[str, list[str]], checked: int, **extra) -> dg.AssetCh
     )
 
 
-def _checked_keys(context, conn) -> list[str]:
-    return [k for k, s in catalog.statuses(conn, context.partition_keys).items() if s not in catalog.INACTIVE]
+def _checked_keys(context, database) -> list[str]:
+    return [k for k, s in database.run(catalog.statuses, context.partition_keys).items() if s not in catalog.INACTIVE]
 
 
 @dg.asset_check(asset=speaker_labels, blocking=True, partitions_def=videos,
@@ -36,8 +36,8 @@ def _checked_keys(context, conn) -> list[str]:
 def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
     files = platform.files
     problems: dict[str, list[str]] = {}
-    with platform.db() as conn:
-        keys = _checked_keys(context, conn)
+    with platform.db() as database:
+        keys = _checked_keys(context, database)
     for key in keys:
         found = segment_problems(files.read_labels(key), files.read_transcript(key).duration_s)
         if found:
@@ -51,12 +51,12 @@ def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) 
 def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
     files, dim = platform.files, 384
     problems: dict[str, list[str]] = {}
-    with platform.db() as conn:
-        keys = _checked_keys(context, conn)
+    with platform.db() as database:
+        keys = _checked_keys(context, database)
         for key in keys:
-            rows = conn.execute(
+            rows = database.execute(
                 "SELECT g.embedding FROM segments g JOIN sources s ON s.id = g.source_id"
-                " WHERE s.video_id = %s ORDER BY g.seq", (key,)).fetchall()
+                " WHERE s.video_id = %s ORDER BY g.seq", (key,))
             expected = len(chunk(files.read_labels(key)))
             found = [] if len(rows) == expected else [f"{len(rows)} rows in Postgres, {expected} upstream"]
             vectors = np.array([r[0].to_numpy() for r in rows], dtype=np.float32).reshape(len(rows), -1)
@@ -70,10 +70,10 @@ def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) 
                 description="Hours of audio per hour of this run (audio / wall time since the run started) "
                 "against CHAFFEE_MIN_X_REALTIME. Warns, never blocks.")
 def throughput(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
-    with platform.db() as conn:
-        audio_s = conn.execute(
+    with platform.db() as database:
+        audio_s = database.execute(
             "SELECT coalesce(sum(duration_s), 0) FROM sources WHERE video_id = ANY(%s) AND status = 'done'",
-            (list(context.partition_keys),)).fetchone()[0]
+            (list(context.partition_keys),))[0][0]
     started = context.instance.get_run_stats(context.run.run_id).start_time or time.time()
     wall = max(time.time() - started, 1e-6)
     floor = platform.settings.min_x_realtime

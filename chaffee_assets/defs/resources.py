@@ -4,7 +4,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-import psycopg
 
 from chaffee_assets.settings import Settings, get_settings
 from chaffee_assets.speech.voice import Profile, load_profiles
@@ -24,9 +23,10 @@ class Platform(dg.ConfigurableResource):
         return Files(self.settings)
 
     @contextmanager
-    def db(self) -> Iterator[psycopg.Connection]:
-        with db.session(self.settings) as conn:
-            yield conn
+    def db(self) -> Iterator[db.Database]:
+        """The data database; operations run through it survive a Postgres restart (bounded retries)."""
+        with db.database(self.settings) as database:
+            yield database
 
     def profiles(self, log) -> tuple[dict[str, Profile], Profile | None]:
         """Voice profiles and the host's; unusable profiles are logged, never silently used."""

@@ -70,10 +70,10 @@ def new_uploads(context: dg.SensorEvaluationContext, platform: Platform) -> dg.S
         raise DownloadError("; ".join(problems))
     if not found:
         return dg.SensorResult(skip_reason="no new videos", cursor=cursor)
-    with platform.db() as conn:
+    with platform.db() as database:
         from chaffee_assets.store import catalog
 
-        catalog.register(conn, found)  # raw_audio finds each video's URL and source here
+        database.run(catalog.register, found)  # raw_audio finds each video's URL and source here
     keys = [v.video_id for v in found]
     runs = [
         dg.RunRequest(run_key=f"{batch[0]}..{batch[-1]}",

@@ -114,27 +114,90 @@ def stop_embedded(settings: Settings) -> bool:
     return True
 
 
+def _open(url: str) -> psycopg.Connection:
+    # autocommit: every `with conn.transaction()` is a real transaction, never a savepoint inside an
+    # implicit one that nobody commits
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    _register_vector(conn)
+    return conn
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def connect(url: str, *, attempts: int = 5, first_delay_s: float = 0.5) -> psycopg.Connection:
     """Connect with bounded retries and exponential backoff; pgvector types registered."""
     delay = first_delay_s
     for attempt in range(1, attempts + 1):
         try:
-            # autocommit: every `with conn.transaction()` is a real transaction, never a savepoint
-            # inside an implicit one that nobody commits
-            conn = psycopg.connect(url, autocommit=True)
-            _register_vector(conn)
-            return conn
+            return _open(url)
         except psycopg.OperationalError as exc:
             if attempt == attempts:
                 raise ConnectionError(
-                    f"cannot reach Postgres at {redact(url)} after {attempts} attempts: "
-                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}. "
+                    f"cannot reach Postgres at {redact(url)} after {attempts} attempts: {_first_line(exc)}. "
                     "Check DATABASE_URL or run `chaffee db url`."
                 ) from None
             log.warning("Postgres unreachable (attempt %d/%d), retrying in %.1fs", attempt, attempts, delay)
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
+
+
+class DatabaseUnavailable(ConnectionError):
+    """Postgres stayed unreachable through every retry: the run fails, a later run picks up from here."""
+
+
+# A dropped or refused connection (server restarted, network gone): worth a fresh connection and a retry.
+LOST = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class Database:
+    """The data database for a long stage. `run(fn, ...)` calls fn(connection, ...) and, when Postgres
+    drops the connection (restart, network), retries it on a fresh connection with exponential backoff,
+    `attempts` times in all, then raises DatabaseUnavailable. Every store operation is safe to repeat:
+    writes are upserts, status updates or a whole-video replace in one transaction."""
+
+    def __init__(self, url: str, *, attempts: int = 6, first_delay_s: float = 0.5) -> None:
+        self.url, self.attempts, self.first_delay_s = url, attempts, first_delay_s
+        self._conn: psycopg.Connection | None = None
+
+    def run(self, fn, *args, **kwargs):
+        delay, waited = self.first_delay_s, 0.0
+        for attempt in range(1, self.attempts + 1):
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = _open(self.url)
+                return fn(self._conn, *args, **kwargs)
+            except LOST as exc:
+                self.close()
+                if attempt == self.attempts:
+                    raise DatabaseUnavailable(
+                        f"Postgres at {redact(self.url)} unreachable after {attempt} attempts over {waited:.1f}s: "
+                        f"{_first_line(exc)}. Nothing was lost: re-run once the database is back."
+                    ) from None
+                log.warning("Postgres connection lost (%s); attempt %d/%d in %.1fs",
+                            _first_line(exc), attempt + 1, self.attempts, delay)
+                time.sleep(delay)
+                waited += delay
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def execute(self, query, params=None) -> list[tuple]:
+        """One statement, retried like `run`; returns all rows (empty for statements without results)."""
+        return self.run(lambda conn: _rows(conn.execute(query, params)))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+
+def _rows(cursor) -> list[tuple]:
+    return cursor.fetchall() if cursor.description else []
 
 
 def migrations(sql_dir: Path = SQL_DIR) -> list[tuple[int, str, str]]:
@@ -171,6 +234,18 @@ def _register_vector(conn: psycopg.Connection) -> None:
     except psycopg.ProgrammingError:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Database]:
+    """A migrated, reconnecting handle on the data database, closed on exit."""
+    with session(settings):  # migrations applied once, up front
+        pass
+    handle = Database(database_url(settings), attempts=settings.db_retries, first_delay_s=settings.db_retry_delay_s)
+    try:
+        yield handle
+    finally:
+        handle.close()
 
 
 @contextmanager

@@ -20,7 +20,7 @@ def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
     encoder = models.voice_encoder(platform.settings)
     _profiles, host = platform.profiles(context.log)
     compute = 0.0
-    with platform.db() as conn:
+    with platform.db() as database:
 
         def split(video_id: str) -> dict:
             nonlocal compute
@@ -32,7 +32,7 @@ def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
             return {"audio_s": samples.size / audio.SAMPLE_RATE, "fast_path": found.path == MONOLOGUE,
                     "speakers": found.n_speakers, "compute_s": found.compute_s}
 
-        done = each_video(context, conn, "diarization", split)
+        done = each_video(context, database, "diarization", split)
     meta = summary(done, context.partition_keys, clock.seconds, compute)
     meta.update(fast_path_figures(done.values()))
     return dg.MaterializeResult(metadata=meta)

@@ -19,8 +19,8 @@ from chaffee_assets.store import segments
 def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
     clock, files = Stopwatch(), platform.files
     embedder = models.text_embedder(platform.settings)
-    with platform.db() as conn:
-        keys = active_keys(context, conn, "embeddings")
+    with platform.db() as database:
+        keys = active_keys(context, database, "embeddings")
         chunks = {k: chunk(files.read_labels(k)) for k in keys if files.stage(k, "speaker_labels.parquet").exists()}
         texts = [c.text for cs in chunks.values() for c in cs]
         vectors = embedder.embed(texts)  # one batch across every video of the run
@@ -31,11 +31,11 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
 
         def write(video_id: str) -> dict:
             a, b = offsets[video_id]
-            rows = segments.replace(conn, video_id, chunks[video_id], vectors[a:b], embedder.model_name)
-            duration = conn.execute("SELECT duration_s FROM sources WHERE video_id = %s", (video_id,)).fetchone()[0]
+            rows = database.run(segments.replace, video_id, chunks[video_id], vectors[a:b], embedder.model_name)
+            duration = database.execute("SELECT duration_s FROM sources WHERE video_id = %s", (video_id,))[0][0]
             return {"audio_s": float(duration or 0.0), "rows": rows}
 
-        done = each_video(context, conn, "embeddings", write, keys)
+        done = each_video(context, database, "embeddings", write, keys)
     meta = summary(done, context.partition_keys, clock.seconds, embedder.compute_s)
     meta["rows"] = sum(f["rows"] for f in done.values())
     return dg.MaterializeResult(metadata=meta)

@@ -18,10 +18,10 @@ from chaffee_assets.store import catalog
 )
 def raw_audio(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
     clock, files = Stopwatch(), platform.files
-    with platform.db() as conn:
+    with platform.db() as database:
 
         def fetch(video_id: str) -> dict:
-            video = catalog.get(conn, video_id)
+            video = database.run(catalog.get, video_id)
             target = files.audio(video_id)
             if target.exists():  # downloaded once: a re-run (or --force) reuses the converted audio
                 seconds = audio.duration(target)
@@ -31,11 +31,11 @@ def raw_audio(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mater
                 try:
                     media = source_for(video).download(video, dest)
                 finally:
-                    catalog.register(conn, [video])  # keeps what the source learned (full metadata)
+                    database.run(catalog.register, [video])  # keeps what the source learned (full metadata)
                 seconds = audio.convert(media, target)
                 shutil.rmtree(dest, ignore_errors=True)
-            catalog.mark(conn, video_id, "downloaded", duration_s=seconds)
+            database.run(catalog.mark, video_id, "downloaded", duration_s=seconds)
             return {"audio_s": seconds}
 
-        done = each_video(context, conn, "raw_audio", fetch)
+        done = each_video(context, database, "raw_audio", fetch)
     return dg.MaterializeResult(metadata=summary(done, context.partition_keys, clock.seconds, 0.0))

@@ -17,7 +17,7 @@ from chaffee_assets.speech.attribution import attribute
 def speaker_labels(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
     clock, files = Stopwatch(), platform.files
     profiles, _host = platform.profiles(context.log)
-    with platform.db() as conn:
+    with platform.db() as database:
 
         def name(video_id: str) -> dict:
             transcript = files.read_transcript(video_id)
@@ -26,5 +26,5 @@ def speaker_labels(context: dg.AssetExecutionContext, platform: Platform) -> dg.
             return {"audio_s": transcript.duration_s, "segments": len(segments),
                     "speakers": len({s.speaker for s in segments})}
 
-        done = each_video(context, conn, "speaker_labels", name)
+        done = each_video(context, database, "speaker_labels", name)
     return dg.MaterializeResult(metadata=summary(done, context.partition_keys, clock.seconds, 0.0))

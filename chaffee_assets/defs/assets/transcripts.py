@@ -20,8 +20,8 @@ def transcripts(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
     clock, files = Stopwatch(), platform.files
     model = models.transcriber(platform.settings)
     compute = 0.0
-    with platform.db() as conn:
-        keys = active_keys(context, conn, "transcripts")
+    with platform.db() as database:
+        keys = active_keys(context, database, "transcripts")
         results = model.transcribe_many((k, files.audio(k)) for k in keys)
 
         def transcribe(video_id: str) -> dict:
@@ -32,10 +32,10 @@ def transcripts(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
                 raise t
             compute += t.compute_s
             files.write_transcript(video_id, t)
-            backlog = catalog.backlog(conn)
+            backlog = database.run(catalog.backlog)
             context.log.info(f"{video_id}: {t.duration_s / max(t.compute_s, 1e-6):.1f} x_realtime; "
                              f"queues: io={queued} asr={len(keys) - keys.index(key) - 1} db={backlog['labelled']}")
             return {"audio_s": t.duration_s, "segments": len(t.segments), "dropped": len(t.dropped)}
 
-        done = each_video(context, conn, "transcripts", transcribe, keys)
+        done = each_video(context, database, "transcripts", transcribe, keys)
     return dg.MaterializeResult(metadata=summary(done, context.partition_keys, clock.seconds, compute))
