@@ -16,7 +16,9 @@ videos = dg.DynamicPartitionsDefinition(name="videos")
 batch_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=get_settings().videos_per_run)
 
 
-def video_asset(*, description: str, kinds: set[str], pool: str | None = None, deps=()):
-    """The decorator every asset of the chain shares: partitioned per video, batched, one group and owner."""
+def video_asset(*, description: str, kinds: set[str], stage: str, pool: str | None = None, deps=()):
+    """The decorator every asset of the chain shares: partitioned per video, batched, one group and owner.
+    Tags name the stage and the pool it runs in (UI filters such as `tag:compute=gpu`)."""
     return dg.asset(deps=list(deps), partitions_def=videos, backfill_policy=batch_policy, pool=pool,
-                    group_name="speech", kinds=kinds, owners=["team:chaffee-data"], description=description)
+                    group_name="speech", kinds=kinds, owners=["team:chaffee-data"], description=description,
+                    tags={"stage": stage, "compute": pool or "cpu", "partitioning": "per-video"})

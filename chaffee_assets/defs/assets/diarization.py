@@ -9,6 +9,7 @@ from chaffee_assets.speech.attribution import MONOLOGUE, find_turns
 
 
 @video_asset(
+    stage="diarize",
     deps=[raw_audio],
     pool="gpu",
     kinds={"pytorch", "parquet"},

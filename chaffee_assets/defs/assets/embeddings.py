@@ -10,6 +10,7 @@ from chaffee_assets.store import segments
 
 
 @video_asset(
+    stage="embed",
     deps=[speaker_labels],
     pool="gpu",
     kinds={"postgres", "pgvector"},
@@ -36,6 +37,14 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
             return {"audio_s": float(duration or 0.0), "rows": rows}
 
         done = each_video(context, database, "embeddings", write, keys)
+        corpus = database.run(segments.stats)  # after this run's writes: what `chaffee stats` prints now
     meta = summary(done, context.partition_keys, clock.seconds, embedder.compute_s)
     meta["rows"] = sum(f["rows"] for f in done.values())
+    meta.update(corpus_figures(corpus))
     return dg.MaterializeResult(metadata=meta)
+
+
+def corpus_figures(stats: dict) -> dict:
+    """The operators' run summary (videos, audio hours, elapsed, h audio/h for the whole corpus) as
+    numeric `corpus_*` metadata, which the UI plots run after run; a figure not defined yet is null."""
+    return {f"corpus_{k}": dg.MetadataValue.null() if v is None else v for k, v in stats.items()}

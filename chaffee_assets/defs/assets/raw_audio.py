@@ -11,6 +11,7 @@ from chaffee_assets.store import catalog
 
 
 @video_asset(
+    stage="download",
     pool="io",
     kinds={"audio"},
     description="Each video's audio, fetched once from its source and stored as 16 kHz mono FLAC "

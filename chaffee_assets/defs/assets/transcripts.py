@@ -9,6 +9,7 @@ from chaffee_assets.store import catalog
 
 
 @video_asset(
+    stage="asr",
     deps=[raw_audio],
     pool="gpu",
     kinds={"pytorch", "parquet"},
@@ -38,4 +39,6 @@ def transcripts(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
             return {"audio_s": t.duration_s, "segments": len(t.segments), "dropped": len(t.dropped)}
 
         done = each_video(context, database, "transcripts", transcribe, keys)
-    return dg.MaterializeResult(metadata=summary(done, context.partition_keys, clock.seconds, compute))
+    meta = summary(done, context.partition_keys, clock.seconds, compute)
+    meta["segments"] = sum(f["segments"] for f in done.values())
+    return dg.MaterializeResult(metadata=meta)
