@@ -121,6 +121,7 @@ class Transcriber:
         vad: dict | None = None,  # Silero options over DEFAULT_VAD; max_speech_duration_s is chunk_length
         chunk_length: int = 30,
         min_missed_s: float = 1.0,  # shortest wordless speech region worth a second decode; 0 turns it off
+        window_s: float = 600.0,  # longest audio decoded at once; longer files go window by window (memory)
     ) -> None:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
@@ -137,6 +138,7 @@ class Transcriber:
         self.vad.pop("max_speech_duration_s", None)  # always chunk_length, as the batched pipeline does
         self.chunk_length = chunk_length
         self.min_missed_s = min_missed_s
+        self.window_s = window_s
 
     def _decode(self, audio: np.ndarray, **where) -> list:
         segments, _info = self.pipeline.transcribe(
@@ -168,8 +170,35 @@ class Transcriber:
         return missed
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
-        duration = audio.size / SAMPLE_RATE
+        """The whole array, decoded window by window (one window when it is shorter than window_s)."""
+        step = int(self.window_s * SAMPLE_RATE)
+        return self.transcribe_blocks(audio[i : i + step] for i in range(0, audio.size, step))
+
+    def transcribe_file(self, path: str | os.PathLike) -> Transcript:
+        """A converted file streamed from disk: at most about one window of samples is held at a time."""
+        from chaffee_assets.speech import audio
+
+        return self.transcribe_blocks(audio.blocks(path))
+
+    def transcribe_blocks(self, blocks: Iterable[np.ndarray]) -> Transcript:
+        """Consecutive 16 kHz blocks of one recording -> one transcript with times from its start.
+
+        The audio is cut into windows of about window_s at quiet moments (windows()); the pipeline's
+        VAD, features and batches then cover one window at a time, so memory does not grow with the file.
+        """
         started = time.perf_counter()
+        kept: list[Segment] = []
+        dropped: list[tuple[Segment, str]] = []
+        total = 0
+        for first, window in windows(blocks, self.window_s):
+            k, d = self._transcribe_window(window, first / SAMPLE_RATE)
+            kept += k
+            dropped += d
+            total = first + window.size
+        return Transcript(total / SAMPLE_RATE, kept, dropped, compute_s=time.perf_counter() - started)
+
+    def _transcribe_window(self, audio: np.ndarray, offset: float) -> tuple[list[Segment], list[tuple[Segment, str]]]:
+        duration = audio.size / SAMPLE_RATE
         # a copy: the pipeline pops keys from the dict it is given
         raw = self._decode(audio, vad_filter=True, vad_parameters=dict(self.vad))
         missed = self._missed(audio, raw)
@@ -179,14 +208,15 @@ class Transcriber:
         kept, dropped = [], []
         for s in raw:
             seg = Segment(
-                start=float(s.start),
-                end=float(min(s.end, duration)),
+                start=offset + float(s.start),
+                end=offset + float(min(s.end, duration)),
                 text=s.text.strip(),
                 avg_logprob=float(s.avg_logprob),
                 no_speech_prob=float(s.no_speech_prob),
                 compression_ratio=float(s.compression_ratio),
                 words=[
-                    Word(float(w.start), float(min(w.end, duration)), w.word.strip(), float(w.probability))
+                    Word(offset + float(w.start), offset + float(min(w.end, duration)), w.word.strip(),
+                         float(w.probability))
                     for w in (s.words or [])
                     if w.word.strip()
                 ],
@@ -196,16 +226,61 @@ class Transcriber:
                 dropped.append((seg, why or "empty span"))
             else:
                 kept.append(seg)
-        return Transcript(duration, kept, dropped, compute_s=time.perf_counter() - started)
+        return kept, dropped
 
     def transcribe_many(
         self, items: Iterable[tuple[str, str | os.PathLike]], depth: int = 2
     ) -> Iterator[tuple[str, Transcript | Exception, int]]:
         """Transcribe files in order while the next ones are decoded on a CPU thread (bounded queue), so
-        the model never waits on I/O. Yields (key, transcript or the decode error, files queued)."""
+        the model never waits on I/O. Yields (key, transcript or the error, files queued): an error in one
+        file is handed back for that file and the next files still run.
+
+        Files longer than window_s are not loaded ahead: they are streamed window by window while they are
+        transcribed, so a 3 h file never sits in memory whole (nor several of them in the queue)."""
+        from pathlib import Path
+
         from chaffee_assets.speech import audio
         from chaffee_assets.speech.prefetch import prefetch
 
         paths = dict(items)
-        for item in prefetch(paths, lambda key: audio.load(paths[key]), depth):
-            yield item.key, item.error or self.transcribe(item.value), item.queued
+
+        def load(key: str) -> np.ndarray | Path:
+            path = Path(paths[key])
+            return path if audio.duration(path) > self.window_s else audio.load(path)
+
+        for item in prefetch(paths, load, depth):
+            if item.error is not None:
+                yield item.key, item.error, item.queued
+                continue
+            try:
+                value = item.value
+                result = self.transcribe_file(value) if isinstance(value, Path) else self.transcribe(value)
+            except Exception as exc:  # this file's failure; the generator must live on for the next files
+                log.warning("%s: transcription failed: %s: %s", item.key, type(exc).__name__, exc)
+                result = exc
+            yield item.key, result, item.queued
+
+
+def windows(blocks: Iterable[np.ndarray], window_s: float, search_s: float = 30.0,
+            frame_s: float = 0.1) -> Iterator[tuple[int, np.ndarray]]:
+    """(first sample, samples) windows of at most window_s from consecutive blocks. Each window but the
+    last ends at the quietest frame_s of its last search_s seconds, so a cut rarely splits a word."""
+    size = int(window_s * SAMPLE_RATE)
+    search = min(int(search_s * SAMPLE_RATE), size // 2)
+    frame = int(frame_s * SAMPLE_RATE)
+    pending: list[np.ndarray] = []
+    have = first = 0
+    for block in blocks:
+        pending.append(np.asarray(block, dtype=np.float32).reshape(-1))
+        have += pending[-1].size
+        while have > size:
+            buffer = np.concatenate(pending)
+            tail = buffer[size - search : size]
+            n = tail.size // frame
+            energy = np.square(tail[: n * frame].reshape(n, frame)).mean(axis=1)
+            cut = size - search + int(np.argmin(energy)) * frame + frame // 2
+            yield first, buffer[:cut]
+            first += cut
+            pending, have = [buffer[cut:]], buffer.size - cut
+    if have:
+        yield first, np.concatenate(pending)

@@ -10,6 +10,10 @@ import numpy as np
 import soundfile as sf
 
 SAMPLE_RATE = 16_000
+# convert() refuses a file that decodes to less than this share of the duration its header declares
+# (a truncated download, a file cut short, a corrupt middle the decoder skipped).
+MIN_DECODED_SHARE = 0.9
+FIX = "replace the file (re-download or re-encode it) and run the video again"
 
 
 class AudioError(ValueError):
@@ -22,14 +26,14 @@ def _open(path: Path):
     if not path.exists():
         raise AudioError(f"{path.name}: file not found")
     if path.stat().st_size == 0:
-        raise AudioError(f"{path.name}: file is empty (0 bytes)")
+        raise AudioError(f"{path.name}: file is empty (0 bytes); {FIX}")
     try:
         container = av.open(str(path))
     except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise AudioError(f"{path.name}: not a readable audio/video file ({exc})") from None
+        raise AudioError(f"{path.name}: not a readable audio/video file ({exc}); {FIX}") from None
     if not container.streams.audio:
         container.close()
-        raise AudioError(f"{path.name}: no audio stream")
+        raise AudioError(f"{path.name}: no audio stream (not an audio/video file, or video only); {FIX}")
     return container
 
 
@@ -56,7 +60,7 @@ def iter_pcm(path: str | os.PathLike, chunk_s: float = 30.0) -> Iterator[np.ndar
         for out in resampler.resample(None):
             pending.append(out.to_ndarray().reshape(-1))
     except av.error.FFmpegError as exc:
-        raise AudioError(f"{path.name}: corrupt or truncated media ({exc})") from None
+        raise AudioError(f"{path.name}: corrupt or truncated media ({exc}); {FIX}") from None
     finally:
         container.close()
     if pending:
@@ -79,7 +83,12 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike) -> float:
         raise
     if samples == 0:
         tmp.unlink(missing_ok=True)
-        raise AudioError(f"{Path(src).name}: decoded to zero samples")
+        raise AudioError(f"{Path(src).name}: decoded to zero samples; {FIX}")
+    declared = duration(src)
+    if declared > 0 and samples / SAMPLE_RATE < MIN_DECODED_SHARE * declared:
+        tmp.unlink(missing_ok=True)
+        raise AudioError(f"{Path(src).name}: truncated or corrupt: decoded {samples / SAMPLE_RATE:.1f} s of the "
+                         f"{declared:.1f} s its header declares; {FIX}")
     os.replace(tmp, dst)
     return samples / SAMPLE_RATE
 
@@ -93,6 +102,17 @@ def load(path: str | os.PathLike) -> np.ndarray:
             return sf.read(str(path), dtype="float32")[0]
     chunks = list(iter_pcm(path))
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+def blocks(path: str | os.PathLike, block_s: float = 30.0) -> Iterator[np.ndarray]:
+    """16 kHz mono float32 blocks of block_s seconds (the last shorter): load() without holding the file."""
+    path = Path(path)
+    if path.suffix.lower() in (".flac", ".wav"):
+        info = sf.info(str(path))
+        if info.samplerate == SAMPLE_RATE and info.channels == 1:
+            yield from sf.blocks(str(path), blocksize=int(block_s * SAMPLE_RATE), dtype="float32")
+            return
+    yield from iter_pcm(path, block_s)
 
 
 def duration(path: str | os.PathLike) -> float:

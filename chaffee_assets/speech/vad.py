@@ -26,8 +26,12 @@ def speech_regions(
     min_silence_ms: int = 300,
     min_speech_ms: int = 250,
     pad_ms: int = 30,
+    block_s: float = 600.0,
 ) -> list[Region]:
-    """Speech regions in seconds. Empty for silence, pure tones or noise the model rejects."""
+    """Speech regions in seconds. Empty for silence, pure tones or noise the model rejects.
+
+    Silero runs over block_s at a time: on the whole of a 3 h array it would hold two more copies of it
+    (padded, and framed with context: ~1.5 GB). A region cut by a block boundary is joined again."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     if audio.size == 0:
@@ -38,5 +42,14 @@ def speech_regions(
         min_speech_duration_ms=min_speech_ms,
         speech_pad_ms=pad_ms,
     )
-    stamps = get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
-    return [Region(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+    step = int(block_s * SAMPLE_RATE)
+    regions: list[Region] = []
+    for first in range(0, audio.size, step):
+        stamps = get_speech_timestamps(audio[first : first + step], options, sampling_rate=SAMPLE_RATE)
+        for i, s in enumerate(stamps):
+            start, end = (first + s["start"]) / SAMPLE_RATE, (first + s["end"]) / SAMPLE_RATE
+            if i == 0 and regions and start - regions[-1].end <= min_silence_ms / 1000:
+                regions[-1] = Region(regions[-1].start, end)  # one region across the block boundary
+            else:
+                regions.append(Region(start, end))
+    return regions
