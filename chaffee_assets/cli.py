@@ -312,27 +312,75 @@ def db_stop() -> None:
 @click.option("--port", default=3000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
 def dev(port: int, host: str) -> None:
-    """Embedded Postgres + Dagster UI and daemon; Ctrl-C stops everything."""
+    """Embedded Postgres + Dagster UI and daemon; Ctrl-C (or SIGTERM) stops everything."""
     import signal
+    import socket
     import subprocess
 
     from chaffee_assets import runtime
     from chaffee_assets.store import db
 
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror}): pick another --port")
     settings = get_settings()
-    runtime.prepare(settings)
-    runtime.instance()
-    cmd = [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml")]
-    click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT)
+    embedded = not settings.database_url
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    proc, code = None, 0
     try:
-        proc.wait()
+        runtime.prepare(settings)  # starts the embedded Postgres unless DATABASE_URL is set
+        runtime.instance()
+        cmd = [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port),
+               "-w", str(REPO_ROOT / "workspace.yaml")]
+        click.echo(f"instance: {os.environ['DAGSTER_HOME']} (the repo's dagster.yaml); database: "
+                   f"{'embedded under ' + str(settings.pgdata) if embedded else db.redact(settings.database_url)}")
+        click.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
+        # Its own session: a terminal's Ctrl-C reaches only this process, which forwards exactly one SIGINT.
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True)
+        code = proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        if proc is not None:
+            click.echo("stopping the Dagster UI and daemon...")
+            _stop_tree(proc)
     finally:
-        if not settings.database_url:
-            db.stop_embedded(settings)
+        if embedded and db.stop_embedded(settings):
+            click.echo("embedded Postgres stopped")
+    sys.exit(code)
+
+
+def _stop_tree(proc, timeout_s: float = 60.0) -> None:
+    """SIGINT to `dagster dev` (it stops its webserver, daemon and code servers), then kill whatever
+    of its process tree (run workers included) is still there after the timeout."""
+    import signal
+    import subprocess
+
+    import psutil
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        tree = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        tree = []
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    _gone, alive = psutil.wait_procs(tree, timeout=10)
+    for leftover in alive:
+        try:
+            leftover.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
 
 
 if __name__ == "__main__":
