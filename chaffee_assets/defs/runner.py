@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -11,6 +13,8 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from chaffee_assets.defs.partitions import videos
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Runs executed in a `chaffee` process carry its host and pid: a run whose process is gone was killed.
+HOST_TAG, PID_TAG = "chaffee/host", "chaffee/pid"
 
 
 @dataclass
@@ -48,6 +52,31 @@ def add_partitions(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
     return new
 
 
+def process_tags() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def reap_orphan_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs of this host still marked in progress whose process no longer exists (killed, machine
+    rebooted): mark them failed and free their pool slots, or a gpu limit of 1 would wait forever.
+    Returns the run ids reaped."""
+    import psutil
+
+    reaped = []
+    records = instance.get_run_records(dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED],
+        tags={HOST_TAG: socket.gethostname()}))
+    for record in records:
+        run = record.dagster_run
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if pid and (pid == os.getpid() or psutil.pid_exists(pid)):
+            continue
+        instance.report_run_failed(run, f"the process that ran it (pid {pid}) is gone: killed or crashed")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        reaped.append(run.run_id)
+    return reaped
+
+
 def materialize(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -56,7 +85,9 @@ def materialize(
     batch_size: int,
     on_run: Callable[[RunOutcome], None] | None = None,
 ) -> list[RunOutcome]:
-    """Run the ingest job in this process for each batch (models stay loaded between runs)."""
+    """Run the ingest job in this process for each batch (models stay loaded between runs). Runs left
+    behind by a killed process are reaped first."""
+    reap_orphan_runs(instance)
     job = defs.resolve_job_def("ingest")
     ordered = instance.get_dynamic_partitions(videos.name)
     outcomes = []
@@ -65,7 +96,8 @@ def materialize(
             instance=instance,
             run_config=QUIET,
             raise_on_error=False,
-            tags={ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1]},
+            tags={ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1],
+                  **process_tags()},
         )
         outcome = RunOutcome(
             result.run_id,

@@ -8,12 +8,19 @@ to test-artifacts/reliability.md.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
+import soundfile as sf
 
 from chaffee_assets.settings import REPO_ROOT
+from tests.conftest import DEMO_AUDIO
 
 REPORT = REPO_ROOT / "test-artifacts" / "reliability.md"
 
@@ -79,3 +86,36 @@ def audit(before: list[tuple], after: list[tuple]) -> tuple[int, int]:
     lost = sum(1 for row in set(before) if row not in after_set)
     return lost, len(after) - len(after_set)
 
+
+
+def crop(name: str, seconds: float, dest: Path) -> Path:
+    """The first `seconds` of a demo recording, written to dest (short clips keep model time low)."""
+    samples, rate = sf.read(DEMO_AUDIO / name, dtype="float32")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(dest, samples[: int(seconds * rate)], rate, format="FLAC")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> Path:
+    """A folder with a 25 s monologue and a 32 s stretch of the interview (both speakers in it)."""
+    folder = tmp_path_factory.mktemp("clips")
+    crop("monologue-01.flac", 25, folder / "mono.flac")
+    crop("interview-01.flac", 32, folder / "talk.flac")
+    return folder
+
+
+def chaffee(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real command line in its own process, with this session's CHAFFEE_HOME."""
+    return subprocess.run([sys.executable, "-m", "chaffee_assets.cli", *args], env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for(condition, timeout_s: float = 300.0, what: str = "condition"):
+    deadline = time.time() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)

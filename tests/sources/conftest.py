@@ -22,12 +22,15 @@ class Route:
     status: int = 200
     ranges: bool = True  # honour Range requests (resumable downloads)
     failures: list[int] = field(default_factory=list)  # statuses answered before the body, in order
+    # Until this event is set, half the body is sent and the response then hangs (a download in flight).
+    hold: threading.Event | None = None
 
 
 class MediaServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.log: dict[str, list[tuple[int, str | None]]] = defaultdict(list)  # path -> [(status, Range)]
+        self.holding = threading.Event()  # set once a held response has sent its first half
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,8 +59,22 @@ class MediaServer:
                                           {"Content-Range": f"bytes */{len(body)}"})
                     extra = {"Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"}
                     body, status = body[start:], 206
+                if route.hold is not None and not route.hold.is_set() and not head:
+                    return self._hold(route, status, body)
                 self._send(status, body, route.content_type, head, wanted, {"Accept-Ranges": "bytes"} | extra
                            if route.ranges else {})
+
+            def _hold(self, route, status, body) -> None:
+                server.log[self.path.split("?")[0]].append((status, "held"))
+                self.send_response(status)
+                self.send_header("Content-Type", route.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                server.holding.set()
+                route.hold.wait(120)
+                self.close_connection = True
 
             def _send(self, status, body, content_type, head, wanted, headers=None) -> None:
                 server.log[self.path.split("?")[0]].append((status, wanted))
