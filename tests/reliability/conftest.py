@@ -32,11 +32,15 @@ class Fault:
     videos_affected: int
     rows_lost: int
     rows_duplicated: int
-    recovered: bool
+    recovered: bool | str  # True, False, or how (e.g. 'by re-run')
 
     def row(self) -> str:
         return (f"| {self.fault} | {self.injected} | {self.videos_affected} | {self.rows_lost} | "
-                f"{self.rows_duplicated} | {'yes' if self.recovered else 'NO'} |")
+                f"{self.rows_duplicated} | {_yes_no(self.recovered)} |")
+
+
+def _yes_no(value: bool | str) -> str:
+    return value if isinstance(value, str) else ("yes" if value else "NO")
 
 
 class FaultReport:
@@ -44,7 +48,7 @@ class FaultReport:
         self.faults: list[Fault] = []
 
     def add(self, fault: str, injected: str, *, videos_affected: int, rows_lost: int, rows_duplicated: int,
-            recovered: bool) -> None:
+            recovered: bool | str) -> None:
         self.faults.append(Fault(fault, injected, videos_affected, rows_lost, rows_duplicated, recovered))
 
     def markdown(self) -> str:
