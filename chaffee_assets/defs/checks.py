@@ -59,7 +59,7 @@ def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) 
                 " WHERE s.video_id = %s ORDER BY g.seq", (key,))
             expected = len(chunk(files.read_labels(key)))
             found = [] if len(rows) == expected else [f"{len(rows)} rows in Postgres, {expected} upstream"]
-            vectors = np.array([r[0].to_numpy() for r in rows], dtype=np.float32).reshape(len(rows), -1)
+            vectors = np.stack([r[0].to_numpy() for r in rows]) if rows else np.zeros((0, dim), np.float32)
             found += vector_problems(vectors, dim)
             if found:
                 problems[key] = found

@@ -28,7 +28,7 @@ class InvalidVideoId(ValueError):
 
 
 def check_video_id(video_id: str) -> str:
-    if not isinstance(video_id, str) or not VIDEO_ID.match(video_id):
+    if not isinstance(video_id, str) or not VIDEO_ID.fullmatch(video_id):
         raise InvalidVideoId(
             f"invalid video id {video_id!r}: expected 1-64 characters of [A-Za-z0-9_-]"
         )

@@ -125,8 +125,6 @@ def test_one_run_for_the_whole_folder(batch):
     assert {"raw_audio", "transcripts", "diarization", "speaker_labels", "embeddings"} <= outcomes[0].materialized
 
 
-@pytest.mark.xfail(strict=True, reason="defs/checks.py stored_segments raises on a video with 0 segments "
-                   "(np.array([]).reshape(0, -1)): the honest empty result of silence fails the check step")
 def test_the_run_succeeds_with_bad_media_in_it(batch):
     outcome = batch["outcomes"][0]
     assert outcome.success, outcome.checks

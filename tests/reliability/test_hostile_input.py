@@ -47,8 +47,6 @@ def test_hostile_ids_are_rejected():
         assert check_video_id(ok) == ok
 
 
-@pytest.mark.xfail(strict=True, reason="store/files.py VIDEO_ID ends in '$', which also matches before a final "
-                   "newline: 'abc\\n' is accepted (stored, and used as a file name). Fix: VIDEO_ID.fullmatch or '\\Z'")
 def test_an_id_with_a_trailing_newline_is_rejected():
     with pytest.raises(InvalidVideoId):
         check_video_id("abc\n")
