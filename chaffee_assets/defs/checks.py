@@ -7,7 +7,6 @@ import numpy as np
 
 from chaffee_assets.defs.assets.embeddings import embeddings
 from chaffee_assets.defs.assets.speaker_labels import speaker_labels
-from chaffee_assets.defs.partitions import videos
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech.chunks import chunk
 from chaffee_assets.speech.quality import segment_problems, vector_problems
@@ -30,7 +29,7 @@ def _checked_keys(context, database) -> list[str]:
     return [k for k, s in database.run(catalog.statuses, context.partition_keys).items() if s not in catalog.INACTIVE]
 
 
-@dg.asset_check(asset=speaker_labels, blocking=True, partitions_def=videos,
+@dg.asset_check(asset=speaker_labels, blocking=True,
                 description="Every segment has text, a speaker, start < end, lies inside the audio, is in order, "
                 "overlaps the previous one by at most 0.25 s and lasts at most 60 s. Blocks embeddings.")
 def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
@@ -45,7 +44,7 @@ def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) 
     return _result(problems, len(keys))
 
 
-@dg.asset_check(asset=embeddings, blocking=True, partitions_def=videos,
+@dg.asset_check(asset=embeddings, blocking=True,
                 description="Rows in Postgres equal the upstream chunk count for each video; every embedding "
                 "has the model's dimension and unit norm.")
 def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
@@ -66,7 +65,7 @@ def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) 
     return _result(problems, len(keys))
 
 
-@dg.asset_check(asset=embeddings, partitions_def=videos,
+@dg.asset_check(asset=embeddings,
                 description="Hours of audio per hour of this run (audio / wall time since the run started) "
                 "against CHAFFEE_MIN_X_REALTIME. Warns, never blocks.")
 def throughput(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
