@@ -185,7 +185,7 @@ def _text(rows, video_id):
     return " ".join(r[4] for r in rows if r[0] == video_id)
 
 
-@pytest.mark.parametrize("name,max_wer", [("stereo-16k.wav", 0.1), ("rate-44k.mp3", 0.15), ("rate-48k.m4a", 0.15),
+@pytest.mark.parametrize("name,max_wer", [("stereo-16k.wav", 0.15), ("rate-44k.mp3", 0.15), ("rate-48k.m4a", 0.15),
                                           ("rate-8k.wav", 0.4)])
 def test_converted_copies_say_the_same_words(batch, name, max_wer):
     """Each copy's stored text against the 16 kHz original's (and the script); 8 kHz loses the top band
