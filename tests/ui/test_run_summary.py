@@ -34,6 +34,8 @@ def test_every_stage_reports_numbers_the_ui_plots(ingested, dagster_env):
         assert meta["videos"].value == 1 and meta["failed"].value == 0, name
         assert 60 < meta["audio_s"].value < 70, name  # monologue-01 lasts 65.4 s
         assert meta["x_realtime"].value > 0 and 0 <= meta["busy_fraction"].value <= 1, name
+        # compute is this run's own: a model shared by the process's runs must not carry earlier runs' time
+        assert meta["compute_s"].value <= meta["wall_s"].value, name
         assert ingested.video_id in meta["per_video"].value, name  # the per-video markdown table
     assert _materialization(dagster_env, "transcripts", ingested.run_id)["segments"].value > 0
     labels = _materialization(dagster_env, "speaker_labels", ingested.run_id)
