@@ -358,29 +358,12 @@ def _stop_tree(proc, timeout_s: float = 60.0) -> None:
     """SIGINT to `dagster dev` (it stops its webserver, daemon and code servers), then kill whatever
     of its process tree (run workers included) is still there after the timeout."""
     import signal
-    import subprocess
 
-    import psutil
+    from chaffee_assets.processes import stop_tree
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        tree = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        tree = []
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    _gone, alive = psutil.wait_procs(tree, timeout=10)
-    for leftover in alive:
-        try:
-            leftover.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=5)
+    stop_tree(proc, timeout_s)
 
 
 if __name__ == "__main__":

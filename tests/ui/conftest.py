@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,9 +13,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 
+from chaffee_assets.processes import stop_tree
 from chaffee_assets.settings import REPO_ROOT, get_settings
 from tests.conftest import copy_demo
 
@@ -76,23 +75,7 @@ def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float 
 
 def stop_process_tree(proc: subprocess.Popen, timeout_s: float = 60) -> None:
     """SIGINT to a server this test started, then kill what of its own process tree is left."""
-    try:
-        tree = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        tree = []
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    _gone, alive = psutil.wait_procs(tree, timeout=10)
-    for leftover in alive:
-        try:
-            leftover.kill()
-        except psutil.NoSuchProcess:
-            pass
+    stop_tree(proc, timeout_s)
 
 
 def server_env(**extra: str) -> dict[str, str]:
