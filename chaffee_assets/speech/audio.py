@@ -96,10 +96,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike) -> float:
 def load(path: str | os.PathLike) -> np.ndarray:
     """The whole file as 16 kHz mono float32 (use on converted files; iter_pcm for arbitrary media)."""
     path = Path(path)
-    if path.suffix.lower() in (".flac", ".wav"):
-        info = sf.info(str(path))
-        if info.samplerate == SAMPLE_RATE and info.channels == 1:
-            return sf.read(str(path), dtype="float32")[0]
+    if _converted(path):
+        return sf.read(str(path), dtype="float32")[0]
     chunks = list(iter_pcm(path))
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
@@ -107,12 +105,18 @@ def load(path: str | os.PathLike) -> np.ndarray:
 def blocks(path: str | os.PathLike, block_s: float = 30.0) -> Iterator[np.ndarray]:
     """16 kHz mono float32 blocks of block_s seconds (the last shorter): load() without holding the file."""
     path = Path(path)
-    if path.suffix.lower() in (".flac", ".wav"):
-        info = sf.info(str(path))
-        if info.samplerate == SAMPLE_RATE and info.channels == 1:
-            yield from sf.blocks(str(path), blocksize=int(block_s * SAMPLE_RATE), dtype="float32")
-            return
-    yield from iter_pcm(path, block_s)
+    if _converted(path):
+        yield from sf.blocks(str(path), blocksize=int(block_s * SAMPLE_RATE), dtype="float32")
+    else:
+        yield from iter_pcm(path, block_s)
+
+
+def _converted(path: Path) -> bool:
+    """16 kHz mono FLAC/WAV (what convert() writes): read directly, no decoder or resampler needed."""
+    if path.suffix.lower() not in (".flac", ".wav"):
+        return False
+    info = sf.info(str(path))
+    return info.samplerate == SAMPLE_RATE and info.channels == 1
 
 
 def duration(path: str | os.PathLike) -> float:
