@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from chaffee_assets.settings import REPO_ROOT
-from tests.conftest import DEMO_AUDIO
+from tests.reliability.media import RATE, demo_clip
 
 REPORT = REPO_ROOT / "test-artifacts" / "reliability.md"
 
@@ -94,9 +94,8 @@ def audit(before: list[tuple], after: list[tuple]) -> tuple[int, int]:
 
 def crop(name: str, seconds: float, dest: Path) -> Path:
     """The first `seconds` of a demo recording, written to dest (short clips keep model time low)."""
-    samples, rate = sf.read(DEMO_AUDIO / name, dtype="float32")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(dest, samples[: int(seconds * rate)], rate, format="FLAC")
+    sf.write(dest, demo_clip(name, seconds), RATE, format="FLAC")
     return dest
 
 
