@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chaffee_assets.speech.audio import SAMPLE_RATE
+from chaffee_assets.speech.vad import FRAME, Region, regions, speech_probs
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Transcript:
     segments: list[Segment]
     dropped: list[tuple[Segment, str]] = field(default_factory=list)  # (segment, why) removed by guards
     compute_s: float = 0.0  # time spent inside the model
+    speech_probs: np.ndarray | None = None  # silero, one per vad.FRAME samples from the start
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,35 @@ def resolve_model(name: str) -> str:
 #    "so what can I say" under the other speaker.
 #  - Re-decoding speech that got no words: batched decoding has no seek-and-retry and tiny.en sometimes ends
 #    a chunk early, losing whole sentences (interview-01 0.19 -> 0.14, monologue-01 mean 0.14 -> 0.10).
-DEFAULT_VAD = {"threshold": 0.5, "min_silence_duration_ms": 160, "speech_pad_ms": 400}
+# Silero settings for ASR chunks (vad.regions names); the batched path's own defaults.
+DEFAULT_VAD = {"threshold": 0.5, "min_silence_ms": 160, "min_speech_ms": 0, "pad_ms": 400}
+
+
+def clips(regions: list[Region], chunk_s: float, max_gap_s: float) -> list[dict]:
+    """Speech regions merged into clips of at most chunk_s seconds (a clip is one decoder input). A clip
+    keeps the short pauses between its regions; a pause longer than max_gap_s starts a new clip."""
+    out: list[dict] = []
+    for r in regions:
+        if out and r.end - out[-1]["start"] <= chunk_s and r.start - out[-1]["end"] <= max_gap_s:
+            out[-1]["end"] = r.end
+        else:
+            out.append({"start": r.start, "end": r.end})
+    return out
+
+
+@dataclass
+class _Pieces:
+    """A transcript being put together window by window."""
+
+    kept: list[Segment] = field(default_factory=list)
+    dropped: list[tuple[Segment, str]] = field(default_factory=list)
+    probs: list[np.ndarray] = field(default_factory=list)
+    samples: int = 0
+    compute_s: float = 0.0
+
+    def transcript(self) -> Transcript:
+        probs = np.concatenate(self.probs) if self.probs else np.zeros(0, dtype=np.float32)
+        return Transcript(self.samples / SAMPLE_RATE, self.kept, self.dropped, self.compute_s, probs)
 
 
 class Transcriber:
@@ -118,8 +148,9 @@ class Transcriber:
         cpu_threads: int = 0,
         guards: Guards = Guards(),
         repetition_penalty: float = 1.05,
-        vad: dict | None = None,  # Silero options over DEFAULT_VAD; max_speech_duration_s is chunk_length
+        vad: dict | None = None,  # vad.regions options over DEFAULT_VAD; max_speech_s is chunk_length
         chunk_length: int = 30,
+        max_gap_s: float = 3.0,  # a longer pause between speech regions starts a new clip
         min_missed_s: float = 1.0,  # shortest wordless speech region worth a second decode; 0 turns it off
         window_s: float = 600.0,  # longest audio decoded at once; longer files go window by window (memory)
     ) -> None:
@@ -134,13 +165,15 @@ class Transcriber:
         self.beam_size = beam_size
         self.guards = guards
         self.repetition_penalty = repetition_penalty
-        self.vad = {**DEFAULT_VAD, **(vad or {})}
-        self.vad.pop("max_speech_duration_s", None)  # always chunk_length, as the batched pipeline does
+        self.vad = {**DEFAULT_VAD, **(vad or {}), "max_speech_s": chunk_length}
         self.chunk_length = chunk_length
+        self.max_gap_s = max_gap_s
         self.min_missed_s = min_missed_s
         self.window_s = window_s
 
-    def _decode(self, audio: np.ndarray, **where) -> list:
+    def _decode(self, audio: np.ndarray, clip_timestamps: list[dict]) -> list:
+        if not clip_timestamps:
+            return []
         segments, _info = self.pipeline.transcribe(
             audio,
             language="en",
@@ -150,24 +183,18 @@ class Transcriber:
             without_timestamps=False,  # sentence-sized segments, so a guard never drops a whole 30 s chunk
             word_timestamps=True,
             chunk_length=self.chunk_length,
-            **where,
+            vad_filter=False,
+            clip_timestamps=clip_timestamps,  # from our VAD pass: the pipeline runs none of its own
         )
         return list(segments)  # a generator: decoding happens while iterating
 
-    def _missed(self, audio: np.ndarray, segments: list) -> list[dict]:
-        """Speech regions (seconds) as the pipeline's VAD cut them that got no word at all."""
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
+    def _missed(self, regions: list[Region], segments: list) -> list[dict]:
+        """Speech regions (seconds) that got no word at all."""
         if self.min_missed_s <= 0:
             return []
         mids = np.array([(w.start + w.end) / 2 for s in segments for w in (s.words or [])])
-        options = VadOptions(**self.vad, max_speech_duration_s=self.chunk_length)
-        missed = []
-        for region in get_speech_timestamps(audio, options):
-            start, end = region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE
-            if end - start >= self.min_missed_s and not ((mids >= start) & (mids <= end)).any():
-                missed.append({"start": start, "end": end})
-        return missed
+        return [{"start": r.start, "end": r.end} for r in regions
+                if r.duration >= self.min_missed_s and not ((mids >= r.start) & (mids <= r.end)).any()]
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """The whole array, decoded window by window (one window when it is shorter than window_s)."""
@@ -183,28 +210,37 @@ class Transcriber:
     def transcribe_blocks(self, blocks: Iterable[np.ndarray]) -> Transcript:
         """Consecutive 16 kHz blocks of one recording -> one transcript with times from its start.
 
-        The audio is cut into windows of about window_s at quiet moments (windows()); the pipeline's
-        VAD, features and batches then cover one window at a time, so memory does not grow with the file.
+        The audio is cut into windows of about window_s at quiet moments (windows()); VAD, features and
+        batches then cover one window at a time, so memory does not grow with the file.
         """
-        started = time.perf_counter()
-        kept: list[Segment] = []
-        dropped: list[tuple[Segment, str]] = []
-        total = 0
-        for first, window in windows(blocks, self.window_s):
-            k, d = self._transcribe_window(window, first / SAMPLE_RATE)
-            kept += k
-            dropped += d
-            total = first + window.size
-        return Transcript(total / SAMPLE_RATE, kept, dropped, compute_s=time.perf_counter() - started)
+        pieces = _Pieces()
+        for part in self.window_parts(blocks):
+            self._add(pieces, *part)
+        return pieces.transcript()
 
-    def _transcribe_window(self, audio: np.ndarray, offset: float) -> tuple[list[Segment], list[tuple[Segment, str]]]:
+    def window_parts(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """The CPU side of each window: (first sample, samples, silero speech probabilities)."""
+        for first, window in windows(blocks, self.window_s):
+            yield first, window, speech_probs(window)
+
+    def _add(self, pieces: _Pieces, first: int, window: np.ndarray, probs: np.ndarray) -> None:
+        started = time.perf_counter()
+        kept, dropped = self._transcribe_window(window, first / SAMPLE_RATE, probs)
+        pieces.compute_s += time.perf_counter() - started
+        pieces.kept += kept
+        pieces.dropped += dropped
+        pieces.probs.append(probs)
+        pieces.samples = first + window.size
+
+    def _transcribe_window(self, audio: np.ndarray, offset: float,
+                           probs: np.ndarray) -> tuple[list[Segment], list[tuple[Segment, str]]]:
         duration = audio.size / SAMPLE_RATE
-        # a copy: the pipeline pops keys from the dict it is given
-        raw = self._decode(audio, vad_filter=True, vad_parameters=dict(self.vad))
-        missed = self._missed(audio, raw)
-        if missed:  # each region alone in its own window, all in one batch
+        speech = regions(probs, duration, **self.vad)
+        raw = self._decode(audio, clips(speech, self.chunk_length, self.max_gap_s))
+        missed = self._missed(speech, raw)
+        if missed:  # each region alone in its own clip, all in one batch
             log.info("re-decoding %d speech regions that got no words", len(missed))
-            raw = sorted(raw + self._decode(audio, clip_timestamps=missed), key=lambda s: s.start)
+            raw = sorted(raw + self._decode(audio, missed), key=lambda s: s.start)
         kept, dropped = [], []
         for s in raw:
             seg = Segment(
@@ -231,40 +267,34 @@ class Transcriber:
     def transcribe_many(
         self, items: Iterable[tuple[str, str | os.PathLike]], depth: int = 2
     ) -> Iterator[tuple[str, Transcript | Exception, int]]:
-        """Transcribe files in order while the next ones are decoded on a CPU thread (bounded queue), so
-        the model never waits on I/O. Yields (key, transcript or the error, files queued): an error in one
-        file is handed back for that file and the next files still run.
-
-        Files longer than window_s are not loaded ahead: they are streamed window by window while they are
-        transcribed, so a 3 h file never sits in memory whole (nor several of them in the queue)."""
-        from pathlib import Path
-
+        """Transcribe files in order while a CPU thread reads the next windows and runs VAD over them
+        (bounded queue of `depth` windows), so the model never waits on I/O or VAD. Yields (key, transcript
+        or the error, windows queued): an error in one file is handed back for that file and the next
+        files still run. Files are streamed window by window: a 3 h file never sits in memory whole."""
         from chaffee_assets.speech import audio
         from chaffee_assets.speech.prefetch import prefetch
 
         paths = dict(items)
-
-        def load(key: str) -> np.ndarray | Path:
-            path = Path(paths[key])
-            return path if audio.duration(path) > self.window_s else audio.load(path)
-
-        for item in prefetch(paths, load, depth):
-            if item.error is not None:
-                yield item.key, item.error, item.queued
-                continue
-            try:
-                value = item.value
-                result = self.transcribe_file(value) if isinstance(value, Path) else self.transcribe(value)
-            except Exception as exc:  # this file's failure; the generator must live on for the next files
-                log.warning("%s: transcription failed: %s: %s", item.key, type(exc).__name__, exc)
-                result = exc
-            yield item.key, result, item.queued
+        pieces, failed = _Pieces(), False
+        for item in prefetch(paths, lambda key: self.window_parts(audio.blocks(paths[key])), depth):
+            if not failed and (item.error is not None or item.last):
+                yield item.key, item.error or pieces.transcript(), item.queued
+            elif not failed:
+                try:
+                    self._add(pieces, *item.value)
+                except Exception as exc:  # this file's failure; the generator must live on for the next files
+                    log.warning("%s: transcription failed: %s: %s", item.key, type(exc).__name__, exc)
+                    failed = True
+                    yield item.key, exc, item.queued
+            if item.last:
+                pieces, failed = _Pieces(), False
 
 
 def windows(blocks: Iterable[np.ndarray], window_s: float, search_s: float = 30.0,
             frame_s: float = 0.1) -> Iterator[tuple[int, np.ndarray]]:
     """(first sample, samples) windows of at most window_s from consecutive blocks. Each window but the
-    last ends at the quietest frame_s of its last search_s seconds, so a cut rarely splits a word."""
+    last ends at the quietest frame_s of its last search_s seconds, so a cut rarely splits a word. Cuts fall
+    on whole VAD frames, so the windows' speech probabilities line up into one sequence for the file."""
     size = int(window_s * SAMPLE_RATE)
     search = min(int(search_s * SAMPLE_RATE), size // 2)
     frame = int(frame_s * SAMPLE_RATE)
@@ -278,7 +308,7 @@ def windows(blocks: Iterable[np.ndarray], window_s: float, search_s: float = 30.
             tail = buffer[size - search : size]
             n = tail.size // frame
             energy = np.square(tail[: n * frame].reshape(n, frame)).mean(axis=1)
-            cut = size - search + int(np.argmin(energy)) * frame + frame // 2
+            cut = (size - search + int(np.argmin(energy)) * frame + frame // 2) // FRAME * FRAME
             yield first, buffer[:cut]
             first += cut
             pending, have = [buffer[cut:]], buffer.size - cut

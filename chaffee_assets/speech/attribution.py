@@ -47,13 +47,15 @@ def find_turns(
     num_speakers: int | None = None,
     fast_path: bool = True,
     backend: str | None = None,
+    speech_probs: np.ndarray | None = None,
 ) -> SpeakerTurns:
     """Fast-path when every sampled window is the host; any doubt or error means full diarization.
 
-    backend: see run_diarizer (default: CHAFFEE_DIARIZER).
+    backend: see run_diarizer (default: CHAFFEE_DIARIZER). speech_probs: this audio's silero
+    probabilities when ASR already computed them (vad.speech_probs), so VAD does not run twice.
     """
     started = time.perf_counter()
-    regions = speech_regions(audio)
+    regions = speech_regions(audio, speech_probs)
     reason = "fast-path disabled" if not fast_path else "number of speakers given"
     if fast_path and num_speakers is None:
         try:

@@ -115,7 +115,10 @@ def _converted(path: Path) -> bool:
     """16 kHz mono FLAC/WAV (what convert() writes): read directly, no decoder or resampler needed."""
     if path.suffix.lower() not in (".flac", ".wav"):
         return False
-    info = sf.info(str(path))
+    try:
+        info = sf.info(str(path))
+    except RuntimeError:  # soundfile cannot read it (LibsndfileError): the decoder path names the problem
+        return False
     return info.samplerate == SAMPLE_RATE and info.channels == 1
 
 

@@ -1,4 +1,4 @@
-"""Keep the model fed: load the next items on a CPU thread (bounded queue) while the current one runs."""
+"""Keep the model fed: prepare the next items on a CPU thread (bounded queue) while the current one runs."""
 
 from __future__ import annotations
 
@@ -12,28 +12,35 @@ from typing import Any
 @dataclass
 class Loaded:
     key: str
-    value: Any = None  # the loaded item, or None when loading failed
-    error: Exception | None = None
-    queued: int = 0  # items waiting in the queue when this one was taken (the io queue depth)
+    value: Any = None  # one part of the item (None on its closing record)
+    error: Exception | None = None  # preparing the item failed; this record closes it
+    last: bool = False  # the item's closing record: every part was handed over, or error is set
+    queued: int = 0  # records waiting in the queue when this one was taken (the io queue depth)
 
 
-def prefetch(keys: Iterable[str], load: Callable[[str], Any], depth: int = 2) -> Iterator[Loaded]:
-    """Yield Loaded(key, load(key)) in order; up to `depth` items are loaded ahead on a worker thread.
+def prefetch(keys: Iterable[str], parts: Callable[[str], Iterable[Any]], depth: int = 2) -> Iterator[Loaded]:
+    """For each key in order, yield Loaded(key, part) for every part of parts(key), then a closing
+    Loaded(key, last=True). The parts are produced up to `depth` records ahead on a worker thread.
 
-    A failing load is yielded as Loaded(key, error=...) so one bad item never stops the others.
+    A failure while producing a key's parts closes that key with Loaded(key, error=..., last=True), so
+    one bad item never stops the others.
     """
     q: queue.Queue = queue.Queue(maxsize=max(depth, 1))
     stop = threading.Event()
 
     def work() -> None:
         for key in keys:
+            try:
+                for part in parts(key):
+                    if stop.is_set():
+                        return
+                    q.put(Loaded(key, part))
+                closing = Loaded(key, last=True)
+            except Exception as exc:  # handed to the consumer, which records it per item
+                closing = Loaded(key, error=exc, last=True)
             if stop.is_set():
                 return
-            try:
-                item = Loaded(key, load(key))
-            except Exception as exc:  # handed to the consumer, which records it per item
-                item = Loaded(key, error=exc)
-            q.put(item)
+            q.put(closing)
         q.put(None)
 
     worker = threading.Thread(target=work, name="prefetch", daemon=True)

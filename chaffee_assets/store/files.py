@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from chaffee_assets.settings import Settings
@@ -66,6 +67,11 @@ def _replace_into(path: Path, write) -> Path:
     return path
 
 
+def _save_npy(path: Path, values: np.ndarray) -> None:
+    with path.open("wb") as f:  # np.save(path) would append ".npy" to the temporary name
+        np.save(f, values.astype(np.float16))
+
+
 class Files:
     def __init__(self, settings: Settings) -> None:
         self.home = settings.home
@@ -90,12 +96,19 @@ class Files:
         meta = {"duration_s": t.duration_s, "compute_s": t.compute_s,
                 "dropped": [{"start": s.start, "end": s.end, "text": s.text, "why": why} for s, why in t.dropped]}
         _replace_into(self.stage(video_id, "transcript.json"), lambda p: p.write_text(json.dumps(meta)))
+        if t.speech_probs is not None:  # ASR's VAD pass, reused by diarization
+            _replace_into(self.stage(video_id, "speech_probs.npy"), lambda p: _save_npy(p, t.speech_probs))
         return _replace_into(self.stage(video_id, "transcript.parquet"), frame.write_parquet)
 
     def read_transcript(self, video_id: str) -> Transcript:
         meta = json.loads(self.stage(video_id, "transcript.json").read_text())
         segments = frame_segments(pl.read_parquet(self.stage(video_id, "transcript.parquet")))
         return Transcript(meta["duration_s"], segments, [], meta["compute_s"])
+
+    def read_speech_probs(self, video_id: str) -> np.ndarray | None:
+        """Silero speech probabilities kept by the transcripts stage, or None when it kept none."""
+        path = self.stage(video_id, "speech_probs.npy")
+        return np.load(path).astype(np.float32) if path.exists() else None
 
     # diarization ---------------------------------------------------------------------------
     def write_turns(self, video_id: str, found: SpeakerTurns) -> Path:

@@ -18,7 +18,7 @@ def test_five_partitioned_assets_in_order():
     assert parents == {
         "raw_audio": set(),
         "transcripts": {"raw_audio"},
-        "diarization": {"raw_audio"},
+        "diarization": {"transcripts"},  # reuses the VAD pass ASR made
         "speaker_labels": {"transcripts", "diarization"},
         "embeddings": {"speaker_labels"},
     }

@@ -16,13 +16,14 @@ import resource
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from chaffee_assets.settings import REPO_ROOT
 from chaffee_assets.speech import audio
 from chaffee_assets.speech.asr import Transcriber, windows
 from chaffee_assets.speech.evaluate import wer
-from chaffee_assets.speech.vad import speech_regions
+from chaffee_assets.speech.vad import FRAME, speech_regions
 from tests.conftest import DEMO_AUDIO
 
 HOURS = 3.0
@@ -88,6 +89,10 @@ def test_windowed_transcript_matches_the_whole_file():
     assert windowed.duration_s == pytest.approx(whole.duration_s, abs=1e-3)
     starts = [s.start for s in windowed.segments]
     assert starts == sorted(starts) and windowed.segments[-1].end > whole.duration_s - 10
+    # windows are cut on VAD frames: their speech probabilities make one sequence for the file, which
+    # diarization reuses; silero's state restarts at each window, so they agree closely, not exactly
+    assert windowed.speech_probs.shape == whole.speech_probs.shape == (-(-int(whole.duration_s * 16000) // FRAME),)
+    assert np.corrcoef(windowed.speech_probs, whole.speech_probs)[0, 1] > 0.95
     text = lambda t: " ".join(s.text for s in t.segments)  # noqa: E731
     print(f"WER whole {wer(script, text(whole)).wer:.3f}, windowed {wer(script, text(windowed)).wer:.3f}")
     assert wer(script, text(windowed)).wer <= wer(script, text(whole)).wer + 0.1

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from chaffee_assets.defs.assets.raw_audio import raw_audio
+from chaffee_assets.defs.assets.transcripts import transcripts
 from chaffee_assets.defs.batch import Stopwatch, each_video, summary
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
@@ -10,11 +10,12 @@ from chaffee_assets.speech.attribution import MONOLOGUE, find_turns
 
 @video_asset(
     stage="diarize",
-    deps=[raw_audio],
+    deps=[transcripts],
     pool="gpu",
     kinds={"pytorch", "parquet"},
     description="Who speaks when: the monologue fast-path record when every sampled window is the host, "
-    "otherwise offline diarization turns (VAD -> voice windows -> KMeans, speaker count estimated).",
+    "otherwise offline diarization turns (VAD -> voice windows -> KMeans, speaker count estimated). "
+    "Speech regions come from the VAD pass the transcripts stage already made.",
 )
 def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
     clock, files = Stopwatch(), platform.files
@@ -26,7 +27,7 @@ def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
         def split(video_id: str) -> dict:
             nonlocal compute
             samples = audio.load(files.audio(video_id))
-            found = find_turns(samples, encoder, host)
+            found = find_turns(samples, encoder, host, speech_probs=files.read_speech_probs(video_id))
             compute += found.compute_s
             files.write_turns(video_id, found)
             context.log.info(f"{video_id}: {found.path} ({found.reason})")
