@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import logging
 import os
@@ -23,6 +25,9 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 def main(verbose: bool) -> None:
     """chaffee_assets: a channel's talks into a speaker-attributed, searchable transcript corpus."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Shutdown garbage-collects every object of the ~4,000 modules torch, transformers and scipy bring in:
+    # 1.5 s per process. Frozen objects are skipped by that pass; the process exit frees them all the same.
+    atexit.register(gc.freeze)
 
 
 @main.command()

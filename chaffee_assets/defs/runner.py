@@ -56,6 +56,12 @@ def process_tags() -> dict[str, str]:
     return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
+def runs_here(run: dg.DagsterRun) -> bool:
+    """Whether every step of this run executes in this process (a `chaffee` in-process run), so a model
+    one step loads is there for the next."""
+    return run.tags.get(PID_TAG) == str(os.getpid()) and run.tags.get(HOST_TAG) == socket.gethostname()
+
+
 def reap_orphan_runs(instance: dg.DagsterInstance) -> list[str]:
     """Runs of this host still marked in progress whose process no longer exists (killed, machine
     rebooted): mark them failed and free their pool slots, or a gpu limit of 1 would wait forever.

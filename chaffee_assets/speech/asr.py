@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -171,7 +172,9 @@ class Transcriber:
         self.min_missed_s = min_missed_s
         self.window_s = window_s
 
-    def _decode(self, audio: np.ndarray, clip_timestamps: list[dict]) -> list:
+    def _decode(self, audio: np.ndarray, clip_timestamps: list[dict]) -> list[tuple[Any, float]]:
+        """(faster-whisper segment, end of its clip in seconds): the decoder may place a last timestamp in
+        the clip's padding, past the audio it was given."""
         if not clip_timestamps:
             return []
         segments, _info = self.pipeline.transcribe(
@@ -186,13 +189,16 @@ class Transcriber:
             vad_filter=False,
             clip_timestamps=clip_timestamps,  # from our VAD pass: the pipeline runs none of its own
         )
-        return list(segments)  # a generator: decoding happens while iterating
+        ends = np.array([c["end"] for c in clip_timestamps])
+        starts = np.array([c["start"] for c in clip_timestamps])
+        # a generator: decoding happens while iterating
+        return [(seg, float(ends[max(np.searchsorted(starts, seg.start, "right") - 1, 0)])) for seg in segments]
 
     def _missed(self, regions: list[Region], segments: list) -> list[dict]:
         """Speech regions (seconds) that got no word at all."""
         if self.min_missed_s <= 0:
             return []
-        mids = np.array([(w.start + w.end) / 2 for s in segments for w in (s.words or [])])
+        mids = np.array([(w.start + w.end) / 2 for s, _end in segments for w in (s.words or [])])
         return [{"start": r.start, "end": r.end} for r in regions
                 if r.duration >= self.min_missed_s and not ((mids >= r.start) & (mids <= r.end)).any()]
 
@@ -240,18 +246,19 @@ class Transcriber:
         missed = self._missed(speech, raw)
         if missed:  # each region alone in its own clip, all in one batch
             log.info("re-decoding %d speech regions that got no words", len(missed))
-            raw = sorted(raw + self._decode(audio, missed), key=lambda s: s.start)
+            raw = sorted(raw + self._decode(audio, missed), key=lambda pair: pair[0].start)
         kept, dropped = [], []
-        for s in raw:
+        for s, clip_end in raw:
+            limit = min(clip_end, duration)
             seg = Segment(
                 start=offset + float(s.start),
-                end=offset + float(min(s.end, duration)),
+                end=offset + float(min(s.end, limit)),
                 text=s.text.strip(),
                 avg_logprob=float(s.avg_logprob),
                 no_speech_prob=float(s.no_speech_prob),
                 compression_ratio=float(s.compression_ratio),
                 words=[
-                    Word(offset + float(w.start), offset + float(min(w.end, duration)), w.word.strip(),
+                    Word(offset + float(min(w.start, limit)), offset + float(min(w.end, limit)), w.word.strip(),
                          float(w.probability))
                     for w in (s.words or [])
                     if w.word.strip()

@@ -2,21 +2,57 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from functools import lru_cache
 
 from chaffee_assets.settings import Settings
 
+log = logging.getLogger(__name__)
+# One lock per model: a step asking for a model the warm-up thread is loading waits for that load.
+_locks = {name: threading.Lock() for name in ("asr", "voice", "text", "warm")}
+_warming = False
+
 
 def transcriber(s: Settings):
-    return _transcriber(s.asr_model, s.device, s.compute_type, s.asr_batch_size, s.beam_size, s.cpu_threads)
+    with _locks["asr"]:
+        return _transcriber(s.asr_model, s.device, s.compute_type, s.asr_batch_size, s.beam_size, s.cpu_threads)
 
 
 def voice_encoder(s: Settings):
-    return _voice_encoder(s.device)
+    with _locks["voice"]:
+        return _voice_encoder(s.device)
 
 
 def text_embedder(s: Settings):
-    return _text_embedder(s.embed_model, s.device, s.embed_batch_size)
+    with _locks["text"]:
+        return _text_embedder(s.embed_model, s.device, s.embed_batch_size)
+
+
+def warm_up(s: Settings) -> threading.Thread | None:
+    """Load the diarization and embedding models (and import scikit-learn) on a thread, while the first
+    batch's ASR keeps the main thread busy: ~5 s of imports and loads per process that no step then waits
+    for. A failure here is only logged; the step that needs the model loads it again and reports it.
+    Once per process: returns None when it was already started."""
+    global _warming
+    with _locks["warm"]:
+        if _warming:
+            return None
+        _warming = True
+
+    def load() -> None:
+        try:
+            voice_encoder(s)
+            import sklearn.cluster  # noqa: F401  (diarization's KMeans and silhouette)
+            import sklearn.metrics  # noqa: F401
+
+            text_embedder(s)
+        except Exception as exc:
+            log.warning("model warm-up failed (the step will load it): %s: %s", type(exc).__name__, exc)
+
+    thread = threading.Thread(target=load, name="model-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @lru_cache(maxsize=2)

@@ -47,6 +47,9 @@ def test_speakers_and_paths(ingested, conn):
     files = __import__("chaffee_assets.store.files", fromlist=["Files"]).Files(get_settings())
     assert files.read_turns(ids["monologue-01"]).path == "monologue"
     assert files.read_turns(ids["interview-01"]).path == "diarized"
+    for name in ("interview-01", "monologue-01"):  # ASR's VAD pass, kept for diarization: one per frame
+        frames = -(-int(round(files.read_transcript(ids[name]).duration_s * 16000)) // 512)
+        assert files.read_speech_probs(ids[name]).shape == (frames,)
 
 
 def test_bad_video_fails_alone_with_a_clear_error(ingested, conn):

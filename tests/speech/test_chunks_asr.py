@@ -54,3 +54,15 @@ def test_demo_transcript_has_words_with_times():
     assert len(words) > 100
     assert all(0 <= w.start <= w.end <= t.duration_s + 0.01 for w in words)
     assert [w.start for w in words] == sorted(w.start for w in words)
+
+
+def test_no_segment_runs_past_the_clip_it_was_decoded_from():
+    """The decoder can put a last timestamp in a clip's padding (monologue-01: 54.47 s in a clip that
+    ends at 54.21 s, overlapping the next clip's first segment): times are held to the clip."""
+    from chaffee_assets.speech.quality import segment_problems
+
+    t = models.transcriber(get_settings()).transcribe(audio.load(DEMO_AUDIO / "monologue-01.flac"))
+    for s in t.segments:
+        s.speaker = "host"
+    assert len(t.segments) > 8 and segment_problems(t.segments, t.duration_s) == []
+    assert all(w.start <= w.end for s in t.segments for w in s.words)

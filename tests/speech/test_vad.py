@@ -56,3 +56,20 @@ def test_long_speech_is_split_at_its_least_speechlike_frame():
 def test_clips_merge_regions_up_to_the_chunk_and_break_at_long_pauses():
     rs = [Region(0, 10), Region(10.5, 20), Region(21, 29), Region(29.5, 35), Region(40, 45)]
     assert clips(rs, 30.0, 3.0) == [{"start": 0, "end": 29}, {"start": 29.5, "end": 35}, {"start": 40, "end": 45}]
+
+
+def test_diarization_reuses_the_probabilities_asr_kept(interview, monkeypatch):
+    from chaffee_assets.settings import get_settings
+    from chaffee_assets.speech import models, vad
+    from chaffee_assets.speech.attribution import find_turns
+
+    encoder = models.voice_encoder(get_settings())
+    probs = speech_probs(interview)
+    expected = find_turns(interview, encoder, None)
+
+    def no_second_pass(*_a, **_k):
+        raise AssertionError("silero ran again")
+
+    monkeypatch.setattr(vad, "speech_probs", no_second_pass)
+    reused = find_turns(interview, encoder, None, speech_probs=probs)
+    assert reused.turns == expected.turns and reused.n_speakers == expected.n_speakers == 2

@@ -4,6 +4,7 @@ from chaffee_assets.defs.assets.raw_audio import raw_audio
 from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, summary
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
+from chaffee_assets.defs.runner import runs_here
 from chaffee_assets.speech import models
 from chaffee_assets.store import catalog
 
@@ -20,6 +21,8 @@ from chaffee_assets.store import catalog
 def transcripts(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
     clock, files = Stopwatch(), platform.files
     model = models.transcriber(platform.settings)
+    if runs_here(context.run):  # the next steps run in this process: load their models while ASR runs
+        models.warm_up(platform.settings)
     compute = 0.0
     with platform.db() as database:
         keys = active_keys(context, database, "transcripts")
