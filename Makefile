@@ -1,6 +1,7 @@
 # Everything runs from the virtual environment in .venv at the repo root.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+BENCH_REPEAT ?= 2  # rounds of `make bench`; each mode reports its fastest
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 # The CPU build of torch here; on a CUDA box e.g. `make setup TORCH="torch==2.13.0 --index-url <your wheel index>"`.
@@ -49,7 +50,7 @@ bench/corpus/audio:
 	$(PY) scripts/synth_corpus.py bench bench/corpus --minutes 24 --interview-share 0.2 --seed 7
 
 bench: setup bench/corpus/audio
-	$(VENV)/bin/chaffee bench --corpus bench/corpus --json bench/out/report.json
+	$(VENV)/bin/chaffee bench --corpus bench/corpus --json bench/out/report.json --repeat $(BENCH_REPEAT)
 
 clean-data:
 	-$(VENV)/bin/chaffee db stop

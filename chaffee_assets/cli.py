@@ -284,11 +284,13 @@ def stats(as_json: bool) -> None:
               help="Folder of audio (or with audio/ and enroll/ subfolders, as scripts/synth_corpus.py writes).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Report path; .md and .png are written beside it.")
-def bench(corpus: Path, json_out: Path) -> None:
+@click.option("--repeat", type=click.IntRange(1), default=1, show_default=True,
+              help="Rounds of the three modes, interleaved; each mode reports its fastest round.")
+def bench(corpus: Path, json_out: Path, repeat: int) -> None:
     """ASR-only ceiling, the old per-video design and the Dagster pipeline on one corpus, in one run."""
     from chaffee_assets.bench import harness, report
 
-    doc = harness.run(corpus, json_out)
+    doc = harness.run(corpus, json_out, repeat)
     click.echo(report.markdown(doc))
 
 

@@ -1,4 +1,4 @@
-"""The `segments` table: replaced per video in one transaction, searched by cosine distance."""
+"""The `segments` table: a run's videos replaced in one transaction (one COPY), searched by cosine distance."""
 
 from __future__ import annotations
 
@@ -9,29 +9,38 @@ from chaffee_assets.speech.chunks import Chunk
 from chaffee_assets.store.files import check_video_id
 
 
-def replace(conn: psycopg.Connection, video_id: str, chunks: list[Chunk], vectors: np.ndarray, model: str) -> int:
-    """Swap a video's rows for new ones atomically (COPY), and mark the video done. Returns the row count."""
-    if len(chunks) != len(vectors):
-        raise ValueError(f"{video_id}: {len(chunks)} chunks but {len(vectors)} vectors")
+def replace_many(conn: psycopg.Connection, batch: dict[str, tuple[list[Chunk], np.ndarray]], model: str) -> dict[str, int]:
+    """Swap the rows of every video in batch ({video_id: (chunks, vectors)}) for new ones and mark them
+    done, in one transaction with one COPY: all of them or none. Returns the row count per video."""
+    for video_id, (chunks, vectors) in batch.items():
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{video_id}: {len(chunks)} chunks but {len(vectors)} vectors")
+    wanted = [check_video_id(v) for v in batch]
     with conn.transaction():
-        row = conn.execute(
-            "SELECT id FROM sources WHERE video_id = %s FOR UPDATE", (check_video_id(video_id),)
-        ).fetchone()
-        if row is None:
-            raise KeyError(f"{video_id}: not in sources")
-        source_id = row[0]
-        conn.execute("DELETE FROM segments WHERE source_id = %s", (source_id,))
+        ids = dict(conn.execute(
+            "SELECT video_id, id FROM sources WHERE video_id = ANY(%s) ORDER BY id FOR UPDATE", (wanted,)
+        ).fetchall())
+        missing = [v for v in wanted if v not in ids]
+        if missing:
+            raise KeyError(f"{', '.join(missing)}: not in sources")
+        conn.execute("DELETE FROM segments WHERE source_id = ANY(%s)", (list(ids.values()),))
         with conn.cursor().copy(
             "COPY segments (source_id, seq, start_s, end_s, speaker, speaker_conf, text, embedding, embedding_model)"
             " FROM STDIN"
         ) as copy:
-            for seq, (c, v) in enumerate(zip(chunks, vectors)):
-                copy.write_row((source_id, seq, c.start, c.end, c.speaker, c.speaker_conf, c.text, v, model))
+            for video_id, (chunks, vectors) in batch.items():
+                for seq, (c, v) in enumerate(zip(chunks, vectors)):
+                    copy.write_row((ids[video_id], seq, c.start, c.end, c.speaker, c.speaker_conf, c.text, v, model))
         conn.execute(
-            "UPDATE sources SET status = 'done', error = NULL, finished_at = now(), updated_at = now() WHERE id = %s",
-            (source_id,),
+            "UPDATE sources SET status = 'done', error = NULL, finished_at = now(), updated_at = now()"
+            " WHERE id = ANY(%s)", (list(ids.values()),),
         )
-    return len(chunks)
+    return {video_id: len(chunks) for video_id, (chunks, _vectors) in batch.items()}
+
+
+def replace(conn: psycopg.Connection, video_id: str, chunks: list[Chunk], vectors: np.ndarray, model: str) -> int:
+    """One video's replace_many. Returns its row count."""
+    return replace_many(conn, {video_id: (chunks, vectors)}, model)[video_id]
 
 
 def count(conn: psycopg.Connection, video_id: str | None = None) -> int:

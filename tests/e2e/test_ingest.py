@@ -62,6 +62,27 @@ def test_bad_video_fails_alone_with_a_clear_error(ingested, conn):
         "SELECT status FROM sources WHERE video_id = ANY(%s)", ([ids["interview-01"], ids["monologue-01"]],))} == {"done"}
 
 
+def test_a_failing_batch_copy_falls_back_to_one_video_at_a_time(ingested, dagster_env, conn, monkeypatch):
+    ids, _ = ingested
+    good = [ids["interview-01"], ids["monologue-01"]]
+    query = "SELECT video_id, finished_at FROM sources WHERE video_id = ANY(%s)"
+    rows_before, finished_before = {v: segments.count(conn, v) for v in good}, dict(conn.execute(query, (good,)))
+    real = segments.replace_many
+
+    def replace_many(c, batch, model):
+        if len(batch) > 1:
+            raise ValueError("injected: the run's COPY breaks")
+        return real(c, batch, model)
+
+    monkeypatch.setattr(segments, "replace_many", replace_many)
+    outcome, = materialize(defs, dagster_env, good, batch_size=8)
+    assert outcome.success and outcome.checks["embeddings:stored_segments"]
+    assert {v: segments.count(conn, v) for v in good} == rows_before  # rewritten, one video at a time
+    assert all(finished > finished_before[v] for v, finished in conn.execute(query, (good,)))
+    warnings = [e.message for e in dagster_env.all_logs(outcome.run_id) if "one by one" in (e.message or "")]
+    assert warnings and "injected" in warnings[0]
+
+
 def test_search_finds_a_known_phrase(ingested, conn):
     ids, _ = ingested
     query = models.text_embedder(get_settings()).embed(["oxalates in spinach form kidney stones"])[0]

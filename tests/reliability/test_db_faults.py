@@ -54,7 +54,7 @@ def data_db(server, dagster_env, clips, monkeypatch):
 
 def fault_before_write(monkeypatch, action):
     """Run `action` when the embeddings step has read its inputs, just before it writes; count writes."""
-    real_chunk, real_replace = embeddings_asset.chunk, segments.replace
+    real_chunk, real_replace = embeddings_asset.chunk, segments.replace_many
     calls = {"replace": 0}
 
     def chunk(labels):
@@ -68,7 +68,7 @@ def fault_before_write(monkeypatch, action):
         return real_replace(*args, **kwargs)
 
     monkeypatch.setattr(embeddings_asset, "chunk", chunk)
-    monkeypatch.setattr(segments, "replace", replace)
+    monkeypatch.setattr(segments, "replace_many", replace)
     return calls
 
 

@@ -34,6 +34,20 @@ def test_replace_swaps_rows_and_never_duplicates(conn):
     assert state == "done" and finished is not None
 
 
+def test_a_run_is_written_with_one_copy_all_or_nothing(conn):
+    vids = ["batch-vid-1", "batch-vid-2", "batch-vid-3"]
+    catalog.register(conn, [Video(v, "local", f"file:///{v}.wav", v) for v in vids])
+    batch = {v: (chunks(n), unit_vectors(n)) for v, n in zip(vids, (4, 0, 2))}  # a silent video has 0 rows
+    assert segments.replace_many(conn, batch, "m") == {"batch-vid-1": 4, "batch-vid-2": 0, "batch-vid-3": 2}
+    assert [segments.count(conn, v) for v in vids] == [4, 0, 2]
+    assert {s for (s,) in conn.execute("SELECT status FROM sources WHERE video_id = ANY(%s)", (vids,))} == {"done"}
+    # one unknown video or one mismatched video: nothing of the batch is written, the old rows stay
+    for bad in ({"not-registered-1": (chunks(1), unit_vectors(1))}, {"batch-vid-3": (chunks(2), unit_vectors(1))}):
+        with pytest.raises((KeyError, ValueError)):
+            segments.replace_many(conn, {"batch-vid-1": (chunks(1), unit_vectors(1)), **bad}, "m")
+        assert [segments.count(conn, v) for v in vids] == [4, 0, 2]
+
+
 def test_schema_rejects_duplicate_segments(conn):
     catalog.register(conn, [Video("dup-vid-1", "local", "file:///b.wav", "b")])
     segments.replace(conn, "dup-vid-1", chunks(2), unit_vectors(2), "m")

@@ -7,6 +7,7 @@ from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import models
 from chaffee_assets.speech.chunks import chunk
 from chaffee_assets.store import segments
+from chaffee_assets.store.db import Database, DatabaseUnavailable
 
 
 @video_asset(
@@ -15,7 +16,8 @@ from chaffee_assets.store import segments
     pool="gpu",
     kinds={"postgres", "pgvector"},
     description="Retrieval chunks (same-speaker segments merged) embedded in one batch across the run's "
-    "videos and written to Postgres `segments`, replacing each video's rows in one transaction.",
+    "videos and written to Postgres `segments` with one COPY in one transaction for the whole run "
+    "(a video that breaks it is then written alone).",
 )
 def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
     clock, files = Stopwatch(), platform.files
@@ -27,14 +29,18 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
         embed_clock = Stopwatch()
         vectors = embedder.embed(texts)  # one batch across every video of the run
         embed_s = embed_clock.seconds  # this run's share (the embedder is shared by every run of the process)
-        offsets, at = {}, 0
+        batch, at = {}, 0
         for k, cs in chunks.items():
-            offsets[k] = (at, at + len(cs))
+            batch[k] = (cs, vectors[at : at + len(cs)])
             at += len(cs)
+        written = write_batch(context, database, batch, embedder.model_name)
 
         def write(video_id: str) -> dict:
-            a, b = offsets[video_id]
-            rows = database.run(segments.replace, video_id, chunks[video_id], vectors[a:b], embedder.model_name)
+            # a video the batch COPY did not store is written alone: its own error is then its own
+            if video_id in written:
+                rows = written[video_id]
+            else:
+                rows = database.run(segments.replace, video_id, *batch[video_id], embedder.model_name)
             duration = database.execute("SELECT duration_s FROM sources WHERE video_id = %s", (video_id,))[0][0]
             return {"audio_s": float(duration or 0.0), "rows": rows}
 
@@ -44,6 +50,20 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
     meta["rows"] = sum(f["rows"] for f in done.values())
     meta.update(corpus_figures(corpus))
     return dg.MaterializeResult(metadata=meta)
+
+
+def write_batch(context: dg.AssetExecutionContext, database: Database, batch: dict, model: str) -> dict[str, int]:
+    """One COPY for the whole run; {} when it fails for any video (each is then written alone)."""
+    if not batch:
+        return {}
+    try:
+        return database.run(segments.replace_many, batch, model)
+    except DatabaseUnavailable:
+        raise
+    except Exception as exc:
+        context.log.warning(f"one COPY for the run's {len(batch)} videos failed ({type(exc).__name__}: {exc}); "
+                            "writing them one by one")
+        return {}
 
 
 def corpus_figures(stats: dict) -> dict:
