@@ -48,18 +48,20 @@ def find_turns(
     fast_path: bool = True,
     backend: str | None = None,
     speech_probs: np.ndarray | None = None,
+    check: speakers.FastPath | None = None,
 ) -> SpeakerTurns:
     """Fast-path when every sampled window is the host; any doubt or error means full diarization.
 
     backend: see run_diarizer (default: CHAFFEE_DIARIZER). speech_probs: this audio's silero
     probabilities when ASR already computed them (vad.speech_probs), so VAD does not run twice.
+    check: this file's monologue check when it was made for a batch (speakers.monologue_checks).
     """
-    started = time.perf_counter()
+    started = time.perf_counter() - (check.compute_s if check is not None else 0.0)  # its share of the batch
     regions = speech_regions(audio, speech_probs)
     reason = "fast-path disabled" if not fast_path else "number of speakers given"
     if fast_path and num_speakers is None:
         try:
-            check = speakers.monologue_check(audio, regions, encoder, host)
+            check = check or speakers.monologue_check(audio, regions, encoder, host)
         except Exception as exc:  # a failing check must never label everything as the host
             log.warning("monologue check failed, diarizing instead: %s", exc)
             check = speakers.FastPath(False, f"monologue check failed: {exc}")

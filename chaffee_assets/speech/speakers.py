@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +55,7 @@ class FastPath:
     similarity: float | None = None  # mean similarity of the sampled windows to the host profile
     min_similarity: float | None = None
     windows: int = 0
+    compute_s: float = 0.0  # monologue_checks: this video's share of the batch's voice-encoder pass
 
 
 def sample_spans(regions: list[Region], every_s: float, at_least: int) -> np.ndarray:
@@ -79,9 +82,49 @@ def monologue_check(
     if host is None:
         return FastPath(False, "no host voice profile")
     spans = sample_spans(regions, every_s, at_least)
-    if len(spans) < min_windows:
+    vectors = encoder.embed_spans(audio, spans) if len(spans) >= min_windows else None
+    return verdict(spans, vectors, host, min_windows)
+
+
+def monologue_checks(
+    videos: Iterable[tuple[str, np.ndarray, list[Region]]],
+    encoder: VoiceEncoder,
+    host: Profile | None,
+    *,
+    every_s: float = 15.0,
+    at_least: int = 24,
+    min_windows: int = 8,
+) -> dict[str, FastPath]:
+    """monologue_check for a batch of (key, audio, regions), with ONE voice-encoder pass over every
+    video's sampled windows. Only the windows' mel frames are kept, not the audio. Each FastPath's
+    compute_s is its share of that pass, by window count. Empty without a host profile (the videos are
+    not read)."""
+    if host is None:
+        return {}
+    spans, mels = {}, {}
+    for key, audio, regions in videos:
+        spans[key] = sample_spans(regions, every_s, at_least)
+        if len(spans[key]) >= min_windows:
+            mels[key] = encoder.mels(audio, spans[key])
+    started = time.perf_counter()
+    vectors = encoder.embed_mels(np.concatenate(list(mels.values()))) if mels else None
+    pass_s = time.perf_counter() - started
+    checks, at = {}, 0
+    total = sum(len(m) for m in mels.values())
+    for key, these in spans.items():
+        mine = None
+        if key in mels:
+            mine, at = vectors[at : at + len(these)], at + len(these)
+        checks[key] = verdict(these, mine, host, min_windows)
+        checks[key].compute_s = pass_s * len(these) / total if mine is not None else 0.0
+    return checks
+
+
+def verdict(spans: np.ndarray, vectors: np.ndarray | None, host: Profile, min_windows: int = 8) -> FastPath:
+    """The fast-path decision from the sampled windows' embeddings (None: too few windows to embed)."""
+    if vectors is None or len(spans) < min_windows:
         return FastPath(False, f"too little speech to decide ({len(spans)} windows)", windows=len(spans))
-    sims = encoder.embed_spans(audio, spans) @ host.vector
+    sims = vectors @ host.vector
     mean, low = float(sims.mean()), float(sims.min())
     if low < host.threshold:
         at = float(spans[int(sims.argmin())][0])

@@ -65,7 +65,8 @@ class VoiceEncoder:
         self.batch_size = batch_size
         self.compute_s = 0.0
 
-    def _mels(self, audio: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    def mels(self, audio: np.ndarray, spans: np.ndarray) -> np.ndarray:
+        """The encoder's input for each span: (n, 160, 40) mel frames of a volume-normalised window."""
         from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
 
         n = int(WINDOW_S * SAMPLE_RATE)
@@ -77,21 +78,29 @@ class VoiceEncoder:
                 clip = np.pad(clip, (0, n - clip.size))
             clip = normalize_volume(clip, -30, increase_only=True)
             mels.append(wav_to_mel_spectrogram(clip)[:160])
-        return np.stack(mels).astype(np.float32)
+        return np.stack(mels).astype(np.float32) if mels else np.zeros((0, 160, 40), dtype=np.float32)
 
-    def embed_spans(self, audio: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    def embed_mels(self, mels: np.ndarray) -> np.ndarray:
+        """L2-normalised embeddings of mel windows, batch_size windows per forward pass."""
         import torch
 
-        if len(spans) == 0:
+        if len(mels) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
-        for i in range(0, len(spans), self.batch_size):
-            mels = self._mels(audio, spans[i : i + self.batch_size])
+        for i in range(0, len(mels), self.batch_size):
             started = time.perf_counter()
             with torch.no_grad():
-                out.append(self.model(torch.from_numpy(mels).to(self.model.device)).cpu().numpy())
+                batch = torch.from_numpy(mels[i : i + self.batch_size]).to(self.model.device)
+                out.append(self.model(batch).cpu().numpy())
             self.compute_s += time.perf_counter() - started
         return np.concatenate(out)
+
+    def embed_spans(self, audio: np.ndarray, spans: np.ndarray) -> np.ndarray:
+        """Embeddings of windows of one recording; mels are made a batch at a time (memory)."""
+        if len(spans) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        step = self.batch_size
+        return np.concatenate([self.embed_mels(self.mels(audio, spans[i : i + step])) for i in range(0, len(spans), step)])
 
     def windows(self, audio: np.ndarray, regions: list[Region]) -> Windows:
         spans = window_spans(regions)

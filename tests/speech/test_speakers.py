@@ -65,6 +65,28 @@ def test_monologues_take_the_fast_path(name, encoder, host):
     assert {t.speaker for t in found.turns} == {"host"}
 
 
+def test_a_batch_of_monologue_checks_is_one_encoder_pass(encoder, host, monkeypatch):
+    from chaffee_assets.speech.vad import speech_regions
+
+    names = ["monologue-01", "interview-01", "monologue-02"]
+    videos = [(n, a, speech_regions(a)) for n in names for a in [audio.load(DEMO_AUDIO / f"{n}.flac")]]
+    alone = {n: speakers.monologue_check(a, r, encoder, host) for n, a, r in videos}
+    passes = []
+    real = encoder.embed_mels
+    monkeypatch.setattr(encoder, "embed_mels", lambda mels: passes.append(len(mels)) or real(mels))
+    batch = speakers.monologue_checks(iter(videos), encoder, host)
+    assert len(passes) == 1 and passes[0] == sum(c.windows for c in alone.values())
+    assert {n: (c.taken, c.windows) for n, c in batch.items()} == {n: (c.taken, c.windows) for n, c in alone.items()}
+    assert [batch[n].taken for n in names] == [True, False, True]
+    for n in names:
+        assert batch[n].similarity == pytest.approx(alone[n].similarity, abs=1e-4)
+    assert all(c.compute_s > 0 for c in batch.values())
+    # the batch's verdict is what find_turns then acts on, without a check of its own
+    monkeypatch.setattr(speakers, "monologue_check", lambda *a, **k: pytest.fail("checked again"))
+    assert find_turns(videos[0][1], encoder, host, check=batch["monologue-01"]).path == MONOLOGUE
+    assert speakers.monologue_checks(iter(videos), encoder, None) == {}
+
+
 def test_interview_is_diarized_and_attributed(encoder, host):
     samples = audio.load(DEMO_AUDIO / "interview-01.flac")
     found = find_turns(samples, encoder, host)

@@ -1,11 +1,14 @@
+import contextlib
+
 import dagster as dg
 
 from chaffee_assets.defs.assets.transcripts import transcripts
-from chaffee_assets.defs.batch import Stopwatch, each_video, summary
+from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, summary
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
-from chaffee_assets.speech import audio, models
+from chaffee_assets.speech import audio, models, speakers
 from chaffee_assets.speech.attribution import MONOLOGUE, find_turns
+from chaffee_assets.speech.vad import speech_regions
 
 
 @video_asset(
@@ -15,7 +18,8 @@ from chaffee_assets.speech.attribution import MONOLOGUE, find_turns
     kinds={"pytorch", "parquet"},
     description="Who speaks when: the monologue fast-path record when every sampled window is the host, "
     "otherwise offline diarization turns (VAD -> voice windows -> KMeans, speaker count estimated). "
-    "Speech regions come from the VAD pass the transcripts stage already made.",
+    "Speech regions come from the VAD pass the transcripts stage already made; the monologue checks "
+    "of all the run's videos share one voice-encoder pass.",
 )
 def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
     clock, files = Stopwatch(), platform.files
@@ -23,21 +27,41 @@ def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
     _profiles, host = platform.profiles(context.log)
     compute = 0.0
     with platform.db() as database:
+        keys = active_keys(context, database, "diarization")
+        checks = batch_checks(context, keys, files, encoder, host)
 
         def split(video_id: str) -> dict:
             nonlocal compute
             samples = audio.load(files.audio(video_id))
-            found = find_turns(samples, encoder, host, speech_probs=files.read_speech_probs(video_id))
+            found = find_turns(samples, encoder, host, speech_probs=files.read_speech_probs(video_id),
+                               check=checks.get(video_id))
             compute += found.compute_s
             files.write_turns(video_id, found)
             context.log.info(f"{video_id}: {found.path} ({found.reason})")
             return {"audio_s": samples.size / audio.SAMPLE_RATE, "fast_path": found.path == MONOLOGUE,
                     "speakers": found.n_speakers, "compute_s": found.compute_s}
 
-        done = each_video(context, database, "diarization", split)
+        done = each_video(context, database, "diarization", split, keys)
     meta = summary(done, context.partition_keys, clock.seconds, compute)
     meta.update(fast_path_figures(done.values()))
     return dg.MaterializeResult(metadata=meta)
+
+
+def batch_checks(context: dg.AssetExecutionContext, keys: list[str], files, encoder, host) -> dict:
+    """Every video's monologue check in one voice-encoder pass; {} when that fails (each video is then
+    checked alone by find_turns)."""
+
+    def readable():  # a video that cannot be read here fails again in split(), which records why
+        for key in keys:
+            with contextlib.suppress(Exception):
+                samples = audio.load(files.audio(key))
+                yield key, samples, speech_regions(samples, files.read_speech_probs(key))
+
+    try:
+        return speakers.monologue_checks(readable(), encoder, host)
+    except Exception as exc:
+        context.log.warning(f"batched monologue checks failed ({type(exc).__name__}: {exc}); checking each video alone")
+        return {}
 
 
 def fast_path_figures(figures) -> dict:
