@@ -272,10 +272,11 @@ class Transcriber:
         return kept, dropped
 
     def transcribe_many(
-        self, items: Iterable[tuple[str, str | os.PathLike]], depth: int = 2
+        self, items: Iterable[tuple[str, str | os.PathLike]], depth: int = 1
     ) -> Iterator[tuple[str, Transcript | Exception, int]]:
         """Transcribe files in order while a CPU thread reads the next windows and runs VAD over them
-        (bounded queue of `depth` windows), so the model never waits on I/O or VAD. Yields (key, transcript
+        (bounded queue of `depth` windows), so the model never waits on I/O or VAD. Memory: the window
+        being decoded, `depth` queued and one being prepared, about 38 MB each. Yields (key, transcript
         or the error, windows queued): an error in one file is handed back for that file and the next
         files still run. Files are streamed window by window: a 3 h file never sits in memory whole."""
         from chaffee_assets.speech import audio

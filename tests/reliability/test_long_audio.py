@@ -160,9 +160,12 @@ def test_three_hour_asr_with_bounded_memory(converted, one_window, fault_report)
     assert result["last_end"] > HOURS * 3600 - 120  # transcribed to the end, not just the first window
     # the host's sentence about kidney stones is in monologue-01, once in every third pass (48 passes)
     assert result["kidney_stones"] >= 40, result
-    # 18x the audio of the 10-minute file costs (almost) no more memory: nothing grows with the length
+    # 18x the audio of the 10-minute file never holds the file whole. What it adds over the 10-minute run
+    # is the prefetch thread's share: a queued window and one being read and VAD'd (each keeping its
+    # parent buffer alive, silero's padded copies on top): 349 MB measured, against 129 MB when long files
+    # were streamed without read-ahead, and 659 MB for the whole file as float32.
     growth = result["peak_rss_mb"] - one_window["peak_rss_mb"]
-    assert growth < 0.25 * WHOLE_FILE_MB, (result, one_window)
+    assert growth < 0.6 * WHOLE_FILE_MB, (result, one_window)
     fault_report.add(
         "very long file: 3 h ASR (transcripts)",
         f"3 h streamed in 10 min windows; peak RSS {result['peak_rss_mb']:.0f} MB against "
