@@ -18,6 +18,9 @@ from chaffee_assets.settings import REPO_ROOT, get_settings
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", message=".*pkg_resources.*")
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+# Shutdown garbage-collects every object of the ~4,000 modules torch, transformers and scipy bring in:
+# 1.5 s per process. Frozen objects are skipped by that pass; the process exit frees them all the same.
+atexit.register(gc.freeze)
 
 
 @click.group()
@@ -25,9 +28,6 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 def main(verbose: bool) -> None:
     """chaffee_assets: a channel's talks into a speaker-attributed, searchable transcript corpus."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Shutdown garbage-collects every object of the ~4,000 modules torch, transformers and scipy bring in:
-    # 1.5 s per process. Frozen objects are skipped by that pass; the process exit frees them all the same.
-    atexit.register(gc.freeze)
 
 
 @main.command()

@@ -59,7 +59,7 @@ def process_tags() -> dict[str, str]:
 def runs_here(run: dg.DagsterRun) -> bool:
     """Whether every step of this run executes in this process (a `chaffee` in-process run), so a model
     one step loads is there for the next."""
-    return run.tags.get(PID_TAG) == str(os.getpid()) and run.tags.get(HOST_TAG) == socket.gethostname()
+    return all(run.tags.get(tag) == value for tag, value in process_tags().items())
 
 
 def reap_orphan_runs(instance: dg.DagsterInstance) -> list[str]:

@@ -11,7 +11,7 @@ import numpy as np
 from chaffee_assets.speech import speakers
 from chaffee_assets.speech.asr import Segment
 from chaffee_assets.speech.diarize import Diarization, Turn, diarize
-from chaffee_assets.speech.vad import speech_regions
+from chaffee_assets.speech.vad import Region, speech_regions
 from chaffee_assets.speech.voice import Profile, VoiceEncoder
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,7 @@ def find_turns(
             check = speakers.FastPath(False, f"monologue check failed: {exc}")
         if check.taken:
             assert host is not None
-            turns = [Turn(r.start, r.end, host.name) for r in regions]
-            return SpeakerTurns(MONOLOGUE, check.reason, turns, similarity=check.similarity,
-                                compute_s=time.perf_counter() - started)
+            return monologue_turns(regions, host, check, time.perf_counter() - started)
         reason = check.reason
     d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers, regions=regions)
     return SpeakerTurns(
@@ -81,6 +79,12 @@ def find_turns(
         compute_s=time.perf_counter() - started,
         diarizer=used,
     )
+
+
+def monologue_turns(regions: list[Region], host: Profile, check: speakers.FastPath, compute_s: float) -> SpeakerTurns:
+    """The fast-path record: every speech region is the host's."""
+    return SpeakerTurns(MONOLOGUE, check.reason, [Turn(r.start, r.end, host.name) for r in regions],
+                        similarity=check.similarity, compute_s=compute_s)
 
 
 def run_diarizer(

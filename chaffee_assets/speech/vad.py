@@ -50,7 +50,7 @@ def speech_probs(audio: np.ndarray, block_s: float = 600.0) -> np.ndarray:
 
 def regions(
     probs: np.ndarray,
-    duration_s: float | None,
+    duration_s: float,
     *,
     threshold: float = 0.5,
     min_silence_ms: int = 300,
@@ -80,7 +80,7 @@ def regions(
     if start is not None:
         found.append([start, len(probs)])
     min_frames = min_speech_ms / 1000 / FRAME_S
-    n = len(probs) * FRAME if duration_s is None else round(duration_s * SAMPLE_RATE)
+    n = round(duration_s * SAMPLE_RATE)
     # in samples until the end, so a region's seconds map back to the exact sample (int(t * SAMPLE_RATE))
     spans = [(first * FRAME, end * FRAME) for first, end in found if end - first > min_frames]
     spans = _split_long(spans, probs, (max_speech_s - 2 * pad_ms / 1000) * SAMPLE_RATE)

@@ -7,7 +7,7 @@ from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, summar
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import audio, models, speakers
-from chaffee_assets.speech.attribution import MONOLOGUE, find_turns
+from chaffee_assets.speech.attribution import MONOLOGUE, find_turns, monologue_turns
 from chaffee_assets.speech.vad import speech_regions
 
 
@@ -28,17 +28,23 @@ def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
     compute = 0.0
     with platform.db() as database:
         keys = active_keys(context, database, "diarization")
-        checks = batch_checks(context, keys, files, encoder, host)
+        checks, read = batch_checks(context, keys, files, encoder, host)
 
         def split(video_id: str) -> dict:
             nonlocal compute
-            samples = audio.load(files.audio(video_id))
-            found = find_turns(samples, encoder, host, speech_probs=files.read_speech_probs(video_id),
-                               check=checks.get(video_id))
+            check = checks.get(video_id)
+            if check is not None and check.taken:  # decided by the batch: the audio is not read again
+                regions, audio_s = read[video_id]
+                found = monologue_turns(regions, host, check, check.compute_s)
+            else:
+                samples = audio.load(files.audio(video_id))
+                audio_s = samples.size / audio.SAMPLE_RATE
+                found = find_turns(samples, encoder, host, speech_probs=files.read_speech_probs(video_id),
+                                   check=check)
             compute += found.compute_s
             files.write_turns(video_id, found)
             context.log.info(f"{video_id}: {found.path} ({found.reason})")
-            return {"audio_s": samples.size / audio.SAMPLE_RATE, "fast_path": found.path == MONOLOGUE,
+            return {"audio_s": audio_s, "fast_path": found.path == MONOLOGUE,
                     "speakers": found.n_speakers, "compute_s": found.compute_s}
 
         done = each_video(context, database, "diarization", split, keys)
@@ -47,21 +53,24 @@ def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
     return dg.MaterializeResult(metadata=meta)
 
 
-def batch_checks(context: dg.AssetExecutionContext, keys: list[str], files, encoder, host) -> dict:
-    """Every video's monologue check in one voice-encoder pass; {} when that fails (each video is then
-    checked alone by find_turns)."""
+def batch_checks(context: dg.AssetExecutionContext, keys: list[str], files, encoder, host) -> tuple[dict, dict]:
+    """Every video's monologue check in one voice-encoder pass, and each video's (speech regions, audio
+    seconds) as read for it. No checks when that pass fails: each video is then checked alone by
+    find_turns."""
+    read: dict[str, tuple] = {}
 
     def readable():  # a video that cannot be read here fails again in split(), which records why
         for key in keys:
             with contextlib.suppress(Exception):
                 samples = audio.load(files.audio(key))
-                yield key, samples, speech_regions(samples, files.read_speech_probs(key))
+                read[key] = (speech_regions(samples, files.read_speech_probs(key)), samples.size / audio.SAMPLE_RATE)
+                yield key, samples, read[key][0]
 
     try:
-        return speakers.monologue_checks(readable(), encoder, host)
+        return speakers.monologue_checks(readable(), encoder, host), read
     except Exception as exc:
         context.log.warning(f"batched monologue checks failed ({type(exc).__name__}: {exc}); checking each video alone")
-        return {}
+        return {}, read
 
 
 def fast_path_figures(figures) -> dict:
