@@ -134,7 +134,7 @@ def transcribe(file: Path, as_json: bool, num_speakers: int | None) -> None:
     """Transcribe one file with speakers (engine only)."""
     from chaffee_assets.speech import audio, models
     from chaffee_assets.speech.attribution import attribute, find_turns
-    from chaffee_assets.speech.voice import load_profiles
+    from chaffee_assets.speech.voice import find_profile, load_profiles
 
     settings = get_settings()
     samples = audio.load(file)
@@ -142,7 +142,7 @@ def transcribe(file: Path, as_json: bool, num_speakers: int | None) -> None:
     for p in problems:
         click.echo(f"warning: {p}", err=True)
     transcript = models.transcriber(settings).transcribe(samples)
-    found = find_turns(samples, models.voice_encoder(settings), profiles.get(settings.host_name), num_speakers=num_speakers)
+    found = find_turns(samples, models.voice_encoder(settings), find_profile(profiles, settings.host_name), num_speakers=num_speakers)
     labelled = attribute(transcript.segments, found, profiles)
     if as_json:
         doc = {
@@ -173,10 +173,13 @@ def diarize(file: Path, num_speakers: int | None, rttm_out: Path | None, backend
     from chaffee_assets.speech.attribution import run_diarizer
     from chaffee_assets.speech.diarize import to_rttm
     from chaffee_assets.speech.pyannote_adapter import PyannoteUnavailable
+    from chaffee_assets.speech.voice import find_profile, load_profiles
 
+    settings = get_settings()
+    host = find_profile(load_profiles(settings.voices_dir)[0], settings.host_name)  # the speaker-count prior
     try:
-        result, _used, _fallback = run_diarizer(audio.load(file), models.voice_encoder(get_settings()), backend,
-                                                num_speakers=num_speakers)  # a fallback is logged as a warning
+        result, _used, _fallback = run_diarizer(audio.load(file), models.voice_encoder(settings), backend,
+                                                num_speakers=num_speakers, host=host)  # a fallback is logged
     except PyannoteUnavailable as exc:
         raise click.ClickException(f"{file.name}: {exc}") from None
     text = to_rttm(result.turns, file.stem)
@@ -292,6 +295,25 @@ def bench(corpus: Path, json_out: Path, repeat: int) -> None:
 
     doc = harness.run(corpus, json_out, repeat)
     click.echo(report.markdown(doc))
+
+
+@main.command(name="eval-speakers")
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="An interview set as scripts/synth_interviews.py writes it (audio/ and enroll/).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here (and the table as .md beside it).")
+def eval_speakers(corpus: Path, json_out: Path | None) -> None:
+    """DER (collar 0.25) and host attribution of the speaker path on every interview of a set."""
+    from chaffee_assets.bench import speakers
+    from chaffee_assets.speech import models
+
+    doc = speakers.evaluate_set(corpus, models.voice_encoder(get_settings()))
+    table = speakers.markdown(doc)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(doc, indent=1) + "\n")
+        json_out.with_suffix(".md").write_text(table)
+    click.echo(table)
 
 
 @main.group(name="db")

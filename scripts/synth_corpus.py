@@ -186,12 +186,12 @@ ENROLL = [  # HOST-only enrollment sentences; never used in corpus files
 class Synth:
     """espeak-ng -> 16 kHz mono float32, edge silence trimmed, cached per (speaker, text)."""
 
-    def __init__(self, tmpdir):
-        self.wav, self.cache = Path(tmpdir) / "utt.wav", {}
+    def __init__(self, tmpdir, voices=VOICES):
+        self.wav, self.cache, self.voices = Path(tmpdir) / "utt.wav", {}, voices
 
     def __call__(self, speaker, text):
         if (speaker, text) not in self.cache:
-            subprocess.run(["espeak-ng", *VOICES[speaker], "-w", str(self.wav), text],
+            subprocess.run(["espeak-ng", *self.voices[speaker], "-w", str(self.wav), text],
                            check=True, capture_output=True)
             x, sr = sf.read(self.wav, dtype="float32", always_2d=True)
             x = soxr.resample(x.mean(axis=1), sr, SR).astype(np.float32)
@@ -254,21 +254,22 @@ def make_file(kind, synth, rng, lo, hi, used, must=()):
     return build(lambda turns: interview_groups(rng, used, turns), synth, rng, lo, hi, used)
 
 
-def write(outdir, stem, kind, audio, turns, refs=True):
+def write(outdir, stem, kind, audio, turns, refs=True, extra=None):
+    """The FLAC and, with refs, its exact references (.rttm, .txt, .json with `extra` merged in)."""
     outdir.mkdir(parents=True, exist_ok=True)
     sf.write(outdir / f"{stem}.flac", audio, SR, format="FLAC", subtype="PCM_16")
     dur = len(audio) / SR
-    secs = {"HOST": 0.0, "GUEST": 0.0}
+    secs = {}
     for t in turns:
-        secs[t["speaker"]] += t["end"] - t["start"]
+        secs[t["speaker"]] = secs.get(t["speaker"], 0.0) + t["end"] - t["start"]
     if refs:
         (outdir / f"{stem}.rttm").write_text("".join(
             f"SPEAKER {stem} 1 {t['start']:.3f} {t['end'] - t['start']:.3f} <NA> <NA> {t['speaker']} <NA> <NA>\n"
             for t in turns))
         (outdir / f"{stem}.txt").write_text(" ".join(t["text"] for t in turns) + "\n")
-        meta = {"file": f"{stem}.flac", "kind": kind, "duration_s": round(dur, 3), "turns": turns}
+        meta = {"file": f"{stem}.flac", "kind": kind, "duration_s": round(dur, 3), **(extra or {}), "turns": turns}
         (outdir / f"{stem}.json").write_text(json.dumps(meta, indent=1) + "\n")
-    print(f"{stem + '.flac':20s} {kind:10s} {dur:7.2f}s  HOST {secs['HOST']:6.2f}s  GUEST {secs['GUEST']:6.2f}s")
+    print(f"{stem + '.flac':20s} {kind:10s} {dur:7.2f}s  " + "  ".join(f"{k} {v:6.2f}s" for k, v in secs.items()))
     return dur
 
 

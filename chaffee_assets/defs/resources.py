@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from chaffee_assets.settings import Settings, get_settings
-from chaffee_assets.speech.voice import Profile, load_profiles
+from chaffee_assets.speech.voice import Profile, find_profile, load_profiles
 from chaffee_assets.store import db
 from chaffee_assets.store.files import Files
 
@@ -33,7 +33,7 @@ class Platform(dg.ConfigurableResource):
         profiles, problems = load_profiles(self.settings.voices_dir)
         for problem in problems:
             log.warning(problem)
-        host = profiles.get(self.settings.host_name)
+        host = find_profile(profiles, self.settings.host_name)
         if host is None:
             log.warning(f"no voice profile for host {self.settings.host_name!r} in {self.settings.voices_dir}: "
                         "every video will be fully diarized")

@@ -69,10 +69,10 @@ def find_turns(
             assert host is not None
             return monologue_turns(regions, host, check, time.perf_counter() - started)
         reason = check.reason
-    d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers, regions=regions)
+    d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers, regions=regions, host=host)
     return SpeakerTurns(
         DIARIZED,
-        f"{reason}; {fallback}" if fallback else reason,
+        "; ".join([reason, *([fallback] if fallback else []), *d.notes]),
         d.turns,
         {k: [float(x) for x in v] for k, v in d.centroids.items()},
         silhouette=d.silhouette,
@@ -89,7 +89,7 @@ def monologue_turns(regions: list[Region], host: Profile, check: speakers.FastPa
 
 def run_diarizer(
     audio: np.ndarray, encoder: VoiceEncoder, backend: str | None = None, *, num_speakers: int | None = None,
-    regions=None,
+    regions=None, host: Profile | None = None,
 ) -> tuple[Diarization, str, str | None]:
     """(diarization, backend used, why pyannote was skipped or None).
 
@@ -116,7 +116,7 @@ def run_diarizer(
                 raise
             fallback = f"pyannote unavailable, offline diarizer used: {exc}"
             log.warning(fallback)
-    return diarize(audio, encoder, num_speakers=num_speakers, regions=regions), "offline", fallback
+    return diarize(audio, encoder, num_speakers=num_speakers, regions=regions, host=host), "offline", fallback
 
 
 def attribute(segments: list[Segment], found: SpeakerTurns, profiles: dict[str, Profile]) -> list[Segment]:

@@ -127,13 +127,63 @@ def attribution_accuracy(reference, words: Iterable, names: Iterable[str]) -> fl
     return correct / total if total > 0 else None
 
 
+def host_attribution(reference, turns: list[Turn], names: dict[str, str], host: str, step_s: float = 0.01) -> float:
+    """Fraction of reference speech time (a frame every step_s) whose host / not-host label is right.
+
+    Each frame takes the name (`names[turn.speaker]`) of the hypothesis turn covering it, else of the
+    nearest turn (as words are labelled); a frame with no turn at all is wrong. Reference labels are
+    matched to `host` ignoring case. Guests are not told apart here: DER scores that.
+    """
+    order = sorted((t for t in turns if t.end > t.start), key=lambda t: t.start)
+    starts = np.array([t.start for t in order])
+    ends = np.array([t.end for t in order])
+    is_host = np.array([names.get(t.speaker, "").casefold() == host.casefold() for t in order] + [False])
+    right = total = 0
+    for seg, _track, label in reference.itertracks(yield_label=True):
+        times = np.arange(seg.start, seg.end, step_s) + step_s / 2
+        total += times.size
+        if not order:
+            continue
+        at = np.clip(np.searchsorted(starts, times, "right") - 1, 0, len(order) - 1)
+        after = np.minimum(at + 1, len(order) - 1)
+        inside = (times >= starts[at]) & (times < ends[at])
+        nearer_next = (starts[after] - times) < (times - ends[at])
+        said = is_host[np.where(inside | ~nearer_next, at, after)]
+        right += int((said == (label.casefold() == host.casefold())).sum())
+    return right / total if total else 1.0
+
+
+def evaluate_speakers(samples: np.ndarray, reference, encoder, host, profiles: dict) -> dict:
+    """The production speaker path on one file (fast path or diarization, then naming; no ASR),
+    scored against a reference Annotation: DER at collar 0.25 and host attribution."""
+    from chaffee_assets.speech import speakers
+    from chaffee_assets.speech.attribution import MONOLOGUE, find_turns
+
+    found = find_turns(samples, encoder, host)
+    if found.path == MONOLOGUE:
+        names = {t.speaker: t.speaker for t in found.turns}
+    else:
+        centroids = {k: np.asarray(v, dtype=np.float32) for k, v in found.centroids.items()}
+        names = {k: m.name for k, m in speakers.identify(centroids, profiles).items()}
+    duration = samples.size / 16000
+    return {
+        "der": round(der(reference, found.turns, duration, 0.25), 4),
+        "host_attribution": round(host_attribution(reference, found.turns, names, host.name), 4),
+        "speakers_found": len({names[t.speaker] for t in found.turns}),
+        "speakers_true": len(reference.labels()),
+        "path": found.path,
+        "reason": found.reason,
+        "compute_s": round(found.compute_s, 3),
+    }
+
+
 def evaluate_file(path: str | Path, reference_text: str, rttm: str | Path, settings, *,
                   num_speakers: int | None = None) -> dict:
     """The production path on one file (ASR, then find_turns and attribute), scored against references."""
     from chaffee_assets.speech import audio, models
     from chaffee_assets.speech.attribution import attribute, find_turns
     from chaffee_assets.speech.speakers import GUEST
-    from chaffee_assets.speech.voice import load_profiles
+    from chaffee_assets.speech.voice import find_profile, load_profiles
 
     samples = audio.load(path)
     duration = samples.size / audio.SAMPLE_RATE
@@ -141,7 +191,7 @@ def evaluate_file(path: str | Path, reference_text: str, rttm: str | Path, setti
     for p in problems:
         log.warning(p)
     transcript = models.transcriber(settings).transcribe(samples)
-    found = find_turns(samples, models.voice_encoder(settings), profiles.get(settings.host_name),
+    found = find_turns(samples, models.voice_encoder(settings), find_profile(profiles, settings.host_name),
                        num_speakers=num_speakers)
     labelled = attribute(transcript.segments, found, profiles)
     w = wer(reference_text, " ".join(s.text for s in transcript.segments))

@@ -164,6 +164,13 @@ def load_profiles(voices_dir: Path) -> tuple[dict[str, Profile], list[str]]:
     return profiles, problems
 
 
+def find_profile(profiles: dict[str, Profile], name: str) -> Profile | None:
+    """The profile called `name`, ignoring case (CHAFFEE_HOST_NAME=host finds a profile named HOST);
+    labels then carry the profile's own spelling."""
+    wanted = name.casefold()
+    return next((p for key, p in profiles.items() if key.casefold() == wanted), None)
+
+
 def enroll(name: str, clips: list[tuple[str, np.ndarray]], encoder: VoiceEncoder, regions_of) -> Profile:
     """Build a profile from clips of one speaker.
 

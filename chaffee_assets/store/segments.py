@@ -52,13 +52,13 @@ def count(conn: psycopg.Connection, video_id: str | None = None) -> int:
 
 
 def search(conn: psycopg.Connection, query: np.ndarray, *, k: int = 5, speaker: str | None = None) -> list[dict]:
-    """Nearest segments by cosine distance (HNSW); score = cosine similarity."""
+    """Nearest segments by cosine distance (HNSW); score = cosine similarity. `speaker` ignores case."""
     rows = conn.execute(
         """
         SELECT s.video_id, g.start_s, g.end_s, g.speaker, g.text, 1 - (g.embedding <=> %(q)s) AS score,
                s.source_type, s.url
         FROM segments g JOIN sources s ON s.id = g.source_id
-        WHERE %(speaker)s::text IS NULL OR g.speaker = %(speaker)s
+        WHERE %(speaker)s::text IS NULL OR lower(g.speaker) = lower(%(speaker)s)
         ORDER BY g.embedding <=> %(q)s
         LIMIT %(k)s
         """,
