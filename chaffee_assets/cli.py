@@ -68,9 +68,9 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     click.echo(f"{len(listed)} videos listed, {len(keys) - len(todo)} already ingested, {len(todo)} to process")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("ingesting videos", total=len(todo))
-        materialize(defs, instance, todo, batch_size=settings.videos_per_run,
-                    on_run=lambda o: bar.advance(task, len(o.keys)))
-    failed = _report(settings, keys)
+        outcomes = materialize(defs, instance, todo, batch_size=settings.videos_per_run,
+                               on_run=lambda o: bar.advance(task, len(o.keys)))
+    failed = _report(settings, keys, {k: o for o in outcomes for k in o.keys})
     sys.exit(1 if failed else 0)
 
 
@@ -100,8 +100,9 @@ def _list_videos(kind: str, folder: Path | None, url: str | None, limit: int | N
     return listing.videos
 
 
-def _report(settings, keys: list[str]) -> int:
-    """One line per video (segments and speakers, or why it stopped); returns how many failed."""
+def _report(settings, keys: list[str], runs: dict) -> int:
+    """One line per video (segments and speakers, or why it stopped); returns how many failed. runs: the
+    RunOutcome that processed each video this time."""
     from chaffee_assets.store import db, segments
 
     with db.session(settings) as conn:
@@ -121,9 +122,17 @@ def _report(settings, keys: list[str]) -> int:
             click.echo(f"  {video_id:<32} SKIPPED: {error}")
         else:
             failed += 1
-            click.echo(f"  {video_id:<32} {state.upper()}: {error or 'not processed'}")
+            click.echo(f"  {video_id:<32} {state.upper()}: {error or _why_unfinished(state, runs.get(video_id))}")
     click.echo(f"{total} segments in the database")
     return failed
+
+
+def _why_unfinished(state: str, run) -> str:
+    """Why a video with no error of its own is not stored: the run that had it stopped early."""
+    if run is None:
+        return f"left at '{state}' by an earlier run; ingest it again (--force re-runs stored videos)"
+    because = "; ".join(run.step_errors) or "it did not run every step"
+    return f"left at '{state}': run {run.run_id} stopped before storing it ({because}); ingest it again"
 
 
 @main.command()

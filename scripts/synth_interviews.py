@@ -122,6 +122,12 @@ def apply_defect(audio, turns, host, defect, seed):
     return np.clip(out, -1, 1).astype(np.float32)
 
 
+def enrollment(synth, host: str) -> list[np.ndarray]:
+    """Two ~15 s clips of the host reading ENROLL sentences, which no interview uses."""
+    gap = np.zeros(round(0.4 * SR), np.float32)
+    return [np.concatenate([part for s in ENROLL[4 * i : 4 * i + 4] for part in (synth(host, s), gap)]) for i in range(2)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outdir", type=Path)
@@ -141,10 +147,8 @@ def main() -> None:
             extra = {"host": host, "guests": guests, "pattern": pattern, "defect": defect}
             total += write(args.outdir / "audio", stem, "interview", audio, turns, extra=extra)
         for host in sorted({p[1] for p in PLAN}):
-            for i in range(2):
-                text = ENROLL[4 * i : 4 * i + 4]
-                parts = [np.concatenate([synth(host, s), np.zeros(round(0.4 * SR), np.float32)]) for s in text]
-                write(args.outdir / "enroll", f"{host}-{i + 1:02d}", "enroll", np.concatenate(parts), [], refs=False)
+            for i, clip in enumerate(enrollment(synth, host), 1):
+                write(args.outdir / "enroll", f"{host}-{i:02d}", "enroll", clip, [], refs=False)
     print(f"total interview audio: {total:.1f}s ({total / 60:.2f} min)", file=sys.stderr)
 
 

@@ -1,4 +1,5 @@
-"""Asset checks: segment quality blocks the chain; throughput warns."""
+"""Asset checks judge videos, not steps: a video that breaks a rule is marked failed and the others go
+on (WARN); only what is every video's problem (wrong embedding dimension) fails with ERROR."""
 
 import time
 
@@ -15,12 +16,14 @@ from chaffee_assets.store import catalog
 MAX_LISTED = 20
 
 
-def _result(problems: dict[str, list[str]], checked: int, **extra) -> dg.AssetCheckResult:
+def _result(problems: dict[str, list[str]], checked: int, severity=dg.AssetCheckSeverity.WARN,
+            **extra) -> dg.AssetCheckResult:
     listed = [f"{k}: {p}" for k, ps in problems.items() for p in ps][:MAX_LISTED]
     return dg.AssetCheckResult(
         passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=severity,
         metadata={"videos_checked": checked, "videos_with_problems": len(problems),
+                  "failed_videos": ", ".join(problems) or "none",
                   "problems": dg.MetadataValue.md("\n".join(f"- {x}" for x in listed) or "none"), **extra},
     )
 
@@ -29,27 +32,45 @@ def _checked_keys(context, database) -> list[str]:
     return [k for k, s in database.run(catalog.statuses, context.partition_keys).items() if s not in catalog.INACTIVE]
 
 
+def _fail_videos(context, database, check: str, problems: dict[str, list[str]]) -> None:
+    """Each video with problems is marked failed with the check, the first rule it broke and the segment;
+    later stages pass over it and the run's other videos go on. A later run retries it from raw_audio."""
+    for key, found in problems.items():
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        message = f"{check} failed for video {key}: {found[0]}{more}; not stored, a re-run retries it"
+        context.log.error(message)
+        database.run(catalog.mark, key, "failed", error=message)
+
+
 @dg.asset_check(asset=speaker_labels, blocking=True,
-                description="Every segment has text, a speaker, start < end, lies inside the audio, is in order, "
-                "overlaps the previous one by at most 0.25 s and lasts at most 60 s. Blocks embeddings.")
+                description="Per video: every segment has text, a speaker, start < end, lies inside the audio, is "
+                "in order, overlaps the previous one by at most 0.25 s and lasts at most 60 s. A video that breaks "
+                "a rule is marked failed (rule and segment in `sources.error`) and left out of embeddings; the "
+                "others go on. Fails (WARN) listing those videos.")
 def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
     files = platform.files
     problems: dict[str, list[str]] = {}
     with platform.db() as database:
         keys = _checked_keys(context, database)
-    for key in keys:
-        found = segment_problems(files.read_labels(key), files.read_transcript(key).duration_s)
-        if found:
-            problems[key] = found
+        for key in keys:
+            try:
+                found = segment_problems(files.read_labels(key), files.read_transcript(key).duration_s)
+            except Exception as exc:  # one unreadable video is that video's problem, not the run's
+                found = [f"labels unreadable ({type(exc).__name__}: {exc})"]
+            if found:
+                problems[key] = found
+        _fail_videos(context, database, "segment_quality", problems)
     return _result(problems, len(keys))
 
 
 @dg.asset_check(asset=embeddings, blocking=True,
-                description="Rows in Postgres equal the upstream chunk count for each video; every embedding "
-                "has the model's dimension and unit norm.")
+                description="Rows in Postgres equal the upstream chunk count for each video (a video that differs "
+                "is marked failed, WARN); every embedding has the model's dimension and unit norm (ERROR: a wrong "
+                "model is every video's problem).")
 def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
     files, dim = platform.files, 384
     problems: dict[str, list[str]] = {}
+    vector_errors = False
     with platform.db() as database:
         keys = _checked_keys(context, database)
         for key in keys:
@@ -59,10 +80,13 @@ def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) 
             expected = len(chunk(files.read_labels(key)))
             found = [] if len(rows) == expected else [f"{len(rows)} rows in Postgres, {expected} upstream"]
             vectors = np.stack([r[0].to_numpy() for r in rows]) if rows else np.zeros((0, dim), np.float32)
-            found += vector_problems(vectors, dim)
-            if found:
-                problems[key] = found
-    return _result(problems, len(keys))
+            wrong = vector_problems(vectors, dim)
+            vector_errors |= bool(wrong)
+            if found + wrong:
+                problems[key] = found + wrong
+        if not vector_errors:
+            _fail_videos(context, database, "stored_segments", problems)
+    return _result(problems, len(keys), dg.AssetCheckSeverity.ERROR if vector_errors else dg.AssetCheckSeverity.WARN)
 
 
 @dg.asset_check(asset=embeddings,

@@ -24,6 +24,8 @@ class RunOutcome:
     success: bool
     checks: dict[str, bool]  # "asset:check" -> passed
     materialized: set[str]  # asset names materialized by the run
+    failed_videos: dict[str, str]  # "asset:check" -> the videos it failed (comma-separated), for failed checks
+    step_errors: list[str]  # "step: error" for each step that failed (the run's own failures, not a video's)
 
 
 def batches(ordered: list[str], wanted: Iterable[str], size: int) -> list[list[str]]:
@@ -105,12 +107,17 @@ def materialize(
             tags={ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1],
                   **process_tags()},
         )
+        evaluations = {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
         outcome = RunOutcome(
             result.run_id,
             batch,
             result.success,
-            {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()},
+            {name: e.passed for name, e in evaluations.items()},
             {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()},
+            {name: e.metadata["failed_videos"].value for name, e in evaluations.items()
+             if not e.passed and "failed_videos" in e.metadata},
+            [f"{e.step_key}: {e.event_specific_data.error.message.strip()}" for e in result.get_step_failure_events()
+             if e.event_specific_data and e.event_specific_data.error],
         )
         outcomes.append(outcome)
         if on_run:

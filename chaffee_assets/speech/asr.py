@@ -131,8 +131,12 @@ class _Pieces:
     compute_s: float = 0.0
 
     def transcript(self) -> Transcript:
+        """The file's transcript, its segment boundaries repaired (boundaries.repair)."""
+        from chaffee_assets.speech.boundaries import repair
+
         probs = np.concatenate(self.probs) if self.probs else np.zeros(0, dtype=np.float32)
-        return Transcript(self.samples / SAMPLE_RATE, self.kept, self.dropped, self.compute_s, probs)
+        duration = self.samples / SAMPLE_RATE
+        return Transcript(duration, repair(self.kept, duration), self.dropped, self.compute_s, probs)
 
 
 class Transcriber:

@@ -31,7 +31,7 @@ def test_checks_pass_on_a_good_video(dagster_env, tmp_path):
                               "embeddings:throughput": True}
 
 
-def test_corrupted_segments_fail_the_blocking_check_and_stop_embeddings(dagster_env, tmp_path, monkeypatch):
+def test_a_video_with_broken_segments_fails_alone_and_the_check_names_it(dagster_env, tmp_path, monkeypatch):
     real = speaker_labels_module.attribute
 
     def corrupt(*args, **kwargs):
@@ -44,11 +44,15 @@ def test_corrupted_segments_fail_the_blocking_check_and_stop_embeddings(dagster_
     folder = copy_demo(tmp_path, "monologue-02.flac")
     (folder / "monologue-02.flac").rename(folder / "corrupted-copy.flac")
     key, [outcome] = ingest_one(dagster_env, folder)
-    assert outcome.checks == {"speaker_labels:segment_quality": False}
-    assert "speaker_labels" in outcome.materialized and "embeddings" not in outcome.materialized
+    assert outcome.success  # the check judged the video, not the step: the run goes on
+    assert outcome.checks["speaker_labels:segment_quality"] is False
+    assert "embeddings" in outcome.materialized
     with db.session(get_settings()) as conn:
         assert segments.count(conn, key) == 0
-        assert catalog.statuses(conn, [key])[key] == "labelled"
+        state, error = conn.execute("SELECT status, error FROM sources WHERE video_id = %s", (key,)).fetchone()
+    assert state == "failed"
+    assert "segment_quality" in error and key in error and "segment 0 [" in error and "start is not before end" in error
+    assert outcome.failed_videos == {"speaker_labels:segment_quality": key}
 
 
 def test_quality_rules():
