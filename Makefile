@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-deps demo test test-slow reliability dev bench clean-data
+.PHONY: setup system-deps demo test test-slow reliability dev bench eval-speakers clean-data
 
 setup: $(STAMP)
 
@@ -51,6 +51,13 @@ bench/corpus/audio:
 
 bench: setup bench/corpus/audio
 	$(VENV)/bin/chaffee bench --corpus bench/corpus --json bench/out/report.json --repeat $(BENCH_REPEAT)
+
+# 16 generated interviews/controls in voices the demo does not have; DER and host attribution per file.
+bench/interviews/audio:
+	$(PY) scripts/synth_interviews.py bench/interviews
+
+eval-speakers: setup bench/interviews/audio
+	$(VENV)/bin/chaffee eval-speakers --corpus bench/interviews --json bench/out/speakers.json
 
 clean-data:
 	-$(VENV)/bin/chaffee db stop

@@ -8,7 +8,7 @@ from chaffee_assets.speech import audio, models, speakers
 from chaffee_assets.speech.asr import Segment, Word
 from chaffee_assets.speech.attribution import DIARIZED, MONOLOGUE, attribute, find_turns
 from chaffee_assets.speech.diarize import Turn
-from chaffee_assets.speech.voice import Profile, ProfileError, load_profiles
+from chaffee_assets.speech.voice import Profile, ProfileError, find_profile, load_profiles
 from tests.conftest import DEMO_AUDIO, VOICES
 
 
@@ -42,6 +42,21 @@ def test_identify_needs_threshold_and_margin():
     assert ambiguous["SPK0"].name == "GUEST"  # above threshold for both, but no margin
     far = speakers.identify({"SPK0": b.astype(np.float32), "SPK1": b.astype(np.float32)}, {"a": both[0]})
     assert {m.name for m in far.values()} == {"GUEST_1", "GUEST_2"}
+
+
+def test_a_profile_names_one_cluster_the_closest():
+    a, b = np.eye(256)[0], np.eye(256)[1]
+    host = profile("HOST", a, threshold=0.7)
+    host_like = (a * 0.9 + b * 0.3) / np.linalg.norm(a * 0.9 + b * 0.3)  # 0.95 to the host: above threshold
+    matches = speakers.identify({"SPK0": host_like, "SPK1": a.astype(np.float32)}, {"HOST": host})
+    assert (matches["SPK0"].name, matches["SPK1"].name) == ("GUEST", "HOST")
+
+
+def test_profile_names_match_ignoring_case():
+    host = profile("HOST", np.ones(256))
+    assert find_profile({"HOST": host}, "host") is host
+    assert find_profile({"HOST": host}, "Host") is host
+    assert find_profile({"HOST": host}, "guest") is None
 
 
 def test_profile_from_another_encoder_is_refused(tmp_path):
@@ -111,7 +126,8 @@ def test_interview_is_diarized_and_attributed(encoder, host):
 def test_missing_or_corrupt_profile_means_full_diarization(encoder, tmp_path):
     samples = audio.load(DEMO_AUDIO / "monologue-01.flac")
     found = find_turns(samples, encoder, None)
-    assert found.path == DIARIZED and found.reason == "no host voice profile"
+    assert found.path == DIARIZED and found.reason.startswith("no host voice profile; ")
+    assert found.n_speakers == 1 and "one speaker" in found.reason  # the diarizer's count, and why
     (tmp_path / "host.json").write_text('{"name": "host"}')
     profiles, problems = load_profiles(tmp_path)
     assert "host" not in profiles and problems
