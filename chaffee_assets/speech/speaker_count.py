@@ -51,6 +51,8 @@ class SpeakerCount:
             this much more than every other cluster has found the host beside someone else (0.05-0.31
             on the interview set; a host monologue cut in two: 0.002-0.004).
         min_windows: smallest cluster such a split may leave (8 windows: about 4 s of speech).
+        lean: how far along the direction from the file's average voice to the host a window must be
+            to lean to the host (host_split; iv-04: the host's windows >= 0.42, the guest's <= 0.15).
     """
 
     max_speakers: int = 6
@@ -58,13 +60,19 @@ class SpeakerCount:
     merge_at: float = 0.93
     host_gap: float = 0.03
     min_windows: int = 8
+    lean: float = 0.2
+
+
+def mean_voices(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Each cluster's mean voice (uncentred, unit length), in label order."""
+    return unit(np.stack([vectors[labels == k].mean(axis=0) for k in np.unique(labels)]))
 
 
 def merge_similar(labels: np.ndarray, vectors: np.ndarray, at: float) -> np.ndarray:
     """Join the two clusters with the most similar mean voice while it reaches `at`; labels 0..k-1."""
     labels = labels.copy()
     while len(ks := np.unique(labels)) > 1:
-        means = unit(np.stack([vectors[labels == k].mean(axis=0) for k in ks]))
+        means = mean_voices(labels, vectors)
         sims = means @ means.T
         np.fill_diagonal(sims, -1.0)
         a, b = np.unravel_index(int(sims.argmax()), sims.shape)
@@ -79,16 +87,16 @@ def host_distinct(labels: np.ndarray, vectors: np.ndarray, host: Profile, count:
     ks = np.unique(labels)
     if len(ks) < 2 or min(int((labels == k).sum()) for k in ks) < count.min_windows:
         return False
-    sims = np.sort(unit(np.stack([vectors[labels == k].mean(axis=0) for k in ks])) @ host.vector)
+    sims = np.sort(mean_voices(labels, vectors) @ host.vector)
     return bool(sims[-1] >= host.threshold and sims[-1] - sims[-2] >= count.host_gap)
 
 
-def host_split(vectors: np.ndarray, host: Profile) -> np.ndarray:
+def host_split(vectors: np.ndarray, host: Profile, lean: float) -> np.ndarray:
     """Windows leaning towards the host (1) or away (0), measured from the file's average voice: the
     direction from that average to the host profile separates a host from a guest whose voices are too
-    alike for KMeans (iv-04: host windows >= 0.42 along it, the guest's <= 0.15)."""
+    alike for KMeans."""
     mean = vectors.mean(axis=0)
-    return ((unit(vectors - mean) @ unit(host.vector - mean)) > 0.2).astype(int)
+    return ((unit(vectors - mean) @ unit(host.vector - mean)) > lean).astype(int)
 
 
 def choose_k(vectors: np.ndarray, count: SpeakerCount = SpeakerCount(),
@@ -120,7 +128,7 @@ def choose_k(vectors: np.ndarray, count: SpeakerCount = SpeakerCount(),
     for score, labels in sorted(scored, key=lambda c: -c[0]):
         if host_distinct(labels, vectors, host, count):
             return labels, score, f"{low}, but one cluster is clearly {host.name}: {len(np.unique(labels))} speakers"
-    labels = host_split(vectors, host)
+    labels = host_split(vectors, host, count.lean)
     if host_distinct(labels, vectors, host, count):
         return labels, best[0], f"{low}, but windows leaning to {host.name} are clearly apart: 2 speakers"
     return one, best[0], f"{low}, and no cluster stands apart as {host.name}: one speaker"
