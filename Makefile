@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-deps demo test test-slow reliability dev bench eval-speakers clean-data
+.PHONY: setup system-deps demo test test-slow reliability dev bench eval-speakers bundle bundle-check clean-data
 
 setup: $(STAMP)
 
@@ -58,6 +58,15 @@ bench/interviews/audio:
 
 eval-speakers: setup bench/interviews/audio
 	$(VENV)/bin/chaffee eval-speakers --corpus bench/interviews --json bench/out/speakers.json
+
+# The offline installation for the GPU machine (Python 3.12, its packages in bench/gpu_target_packages.txt).
+bundle: setup
+	$(VENV)/bin/chaffee bundle --target-freeze bench/gpu_target_packages.txt --python 3.12 --out build/bundle
+
+# The same bundle logic for this machine, installed with --no-index into an empty prefix over a venv that
+# stands in for the target, then the engine and a pipeline run from it (network: PyPI, for the target venv).
+bundle-check: setup
+	bash scripts/bundle_check.sh
 
 clean-data:
 	-$(VENV)/bin/chaffee db stop

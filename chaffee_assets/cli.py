@@ -325,6 +325,25 @@ def eval_speakers(corpus: Path, json_out: Path | None) -> None:
     click.echo(table)
 
 
+@main.command(name="bundle")
+@click.option("--target-freeze", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The target's `pip list --format=freeze` (or one package name a line): what it already has.")
+@click.option("--python", "python_version", default="3.12", show_default=True, help="The target's Python (major.minor).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--part-mib", type=click.IntRange(1), default=60, show_default=True)
+def bundle_(target_freeze: Path, python_version: str, out: Path, part_mib: int) -> None:
+    """An offline installation for a machine with no network: wheels it lacks, install.sh, in parts."""
+    from chaffee_assets import bundle
+
+    target = bundle.Target.from_freeze(target_freeze.read_text(), python_version)
+    manifest = bundle.build(REPO_ROOT, out, target, part_mib)
+    total = sum(manifest["wheels"].values())
+    click.echo(f"{len(manifest['wheels'])} wheels, {total / 2**20:.1f} MiB, for Python {python_version}")
+    for part in manifest["parts"]:
+        click.echo(f"  {out / part['file']}  {part['bytes'] / 2**20:.1f} MiB")
+    click.echo("send the parts, manifest.json and install.sh; there: bash install.sh PREFIX")
+
+
 @main.group(name="db")
 def db_group() -> None:
     """The database (embedded unless DATABASE_URL is set)."""
