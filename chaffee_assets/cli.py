@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -359,6 +360,78 @@ def dev(port: int, host: str) -> None:
         if embedded and db.stop_embedded(settings):
             click.echo("embedded Postgres stopped")
     sys.exit(code)
+
+
+@main.group()
+def cluster() -> None:
+    """Celery workers for the ingest job (CHAFFEE_EXECUTOR=celery, broker CHAFFEE_BROKER_URL)."""
+
+
+@cluster.command("worker")
+@click.argument("name")
+@click.option("--queues", default="gpu", show_default=True, help="Comma-separated: gpu, io, cpu.")
+@click.option("--gpu", "gpu_index", type=int, help="The one GPU this worker uses (CUDA_VISIBLE_DEVICES).")
+@click.option("--concurrency", default=1, show_default=True, help="Steps at once (a gpu worker: always 1).")
+def cluster_worker(name: str, queues: str, gpu_index: int | None, concurrency: int) -> None:
+    """Become a celery worker named NAME on this box; it shares CHAFFEE_HOME / DATABASE_URL with the submitter."""
+    from chaffee_assets.cluster import worker_argv
+
+    try:
+        argv = worker_argv(name, tuple(q for q in queues.split(",") if q), concurrency)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if gpu_index is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_index)
+    os.environ["CHAFFEE_EXECUTOR"] = "celery"
+    os.execv(argv[0], argv)
+
+
+@cluster.command("demo")
+@click.option("--path", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default="demo/audio",
+              show_default=True)
+@click.option("--videos-per-run", default=1, show_default=True, help="Smaller runs overlap more across workers.")
+def cluster_demo(folder: Path, videos_per_run: int) -> None:
+    """Redis and two workers (gpu0: gpu; io0: io + cpu) on 127.0.0.1, `chaffee ingest --force` of FOLDER
+    through them, which worker ran each step; then everything stopped."""
+    import signal
+    import time
+
+    from chaffee_assets import cluster as local
+    from chaffee_assets import runtime
+    from chaffee_assets.store import db
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    settings = get_settings()
+    runtime.prepare(settings)
+    try:
+        with local.local_cluster(local.DEMO_WORKERS, settings.home / "cluster") as up:
+            click.echo(f"broker {up.broker_url}; workers: " + ", ".join(
+                f"{name} ({'+'.join(queues)})" for name, queues in local.DEMO_WORKERS.items()))
+            since = time.time()
+            code, wall = local.ingest(up, folder.resolve(), videos_per_run)
+        _print_step_workers(runtime.instance(), since)
+        click.echo(f"ingest through the cluster: {wall:.1f} s wall; Redis and workers stopped")
+    finally:
+        if not settings.database_url:
+            db.stop_embedded(settings)
+    sys.exit(code)
+
+
+def _print_step_workers(instance, since: float) -> None:
+    import dagster as dg
+
+    from chaffee_assets.cluster import step_workers
+
+    after = dg.RunsFilter(created_after=datetime.fromtimestamp(since, timezone.utc))
+    runs = sorted(instance.get_run_records(after), key=lambda r: r.create_timestamp)
+    for record in runs:
+        run = record.dagster_run
+        click.echo(f"run {run.run_id[:8]} ({run.tags.get('dagster/asset_partition_range_start')}): {run.status.value}")
+        for step, worker in step_workers(instance, run.run_id).items():
+            click.echo(f"  {step:<16} {worker}")
 
 
 def _stop_tree(proc, timeout_s: float = 60.0) -> None:
