@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from chaffee_assets.settings import Settings
@@ -15,11 +17,17 @@ from chaffee_assets.settings import Settings
 QUEUE_TAG = "dagster-celery/queue"  # the op tag dagster-celery routes a step by
 EXECUTORS = ("in_process", "celery", "k8s")
 QUEUES = ("gpu", "io", "cpu")  # celery queues, named after the pools
+DEFAULT_QUEUE = "cpu"  # steps without a queue tag: the asset checks' own steps (queries, no model)
 
 
 def queue(pool: str | None) -> str:
     """The celery queue of an asset's step: its pool's name; outside any pool (speaker_labels) `cpu`."""
-    return pool or "cpu"
+    return pool or DEFAULT_QUEUE
+
+
+def step_queues(job: dg.JobDefinition) -> dict[str, str]:
+    """{step: celery queue} of a job run by the celery executor."""
+    return {op.name: op.tags.get(QUEUE_TAG, DEFAULT_QUEUE) for op in job.graph.node_defs}
 
 
 def celery_config(settings: Settings) -> dict:
@@ -30,8 +38,7 @@ def celery_config(settings: Settings) -> dict:
         "broker": settings.broker_url,
         "backend": settings.broker_url,
         "config_source": {
-            # Steps without a queue tag (the asset checks' own steps: queries, no model) go to `cpu`.
-            "task_default_queue": "cpu",
+            "task_default_queue": DEFAULT_QUEUE,
             # Acked when done and no prefetch: a worker holds only the step it runs, so an idle GPU worker
             # takes the next gpu step instead of it waiting behind a busy worker's reserved one.
             "worker_prefetch_multiplier": 1,
@@ -47,7 +54,11 @@ def executor_def(settings: Settings) -> dg.ExecutorDefinition | None:
     if settings.executor not in EXECUTORS:
         raise ValueError(f"CHAFFEE_EXECUTOR={settings.executor!r} is not one of {', '.join(EXECUTORS)}")
     if settings.executor == "celery":
+        from celery.exceptions import DuplicateTaskNameWarning
         from dagster_celery import celery_executor
+
+        # dagster-celery declares its step task again for each step it submits: the same task, same name
+        warnings.filterwarnings("ignore", category=DuplicateTaskNameWarning)
 
         return celery_executor.configured(celery_config(settings), name="celery")
     if settings.executor == "k8s":
