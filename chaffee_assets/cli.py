@@ -386,6 +386,17 @@ def cluster_worker(name: str, queues: str, gpu_index: int | None, concurrency: i
     os.execv(argv[0], argv)
 
 
+@cluster.command("init")
+def cluster_init() -> None:
+    """Once per deployment: migrate the database, create Dagster's tables, set the pool limits."""
+    from chaffee_assets import runtime
+
+    settings = get_settings()
+    runtime.prepare(settings)
+    runtime.instance()
+    click.echo("database migrated; pools: " + ", ".join(f"{k}={v}" for k, v in runtime.pool_limits(settings).items()))
+
+
 @cluster.command("demo")
 @click.option("--path", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default="demo/audio",
               show_default=True)

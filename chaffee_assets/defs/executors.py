@@ -3,7 +3,7 @@
 - in_process (default): every step in `chaffee ingest`'s own process, models kept between runs.
 - celery: each step is a celery task on the queue named after its pool (`gpu`, `io`, `cpu`), taken by
   workers started with `chaffee cluster worker`: one per GPU with concurrency 1, all on queue `gpu`.
-- k8s: each step a Kubernetes Job (dagster-k8s), configured by deploy/k8s/ingest-run-config.yaml.
+- k8s: each step a Kubernetes Job (dagster-k8s) with the resources deploy/k8s/executor.yaml gives it.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import warnings
 
 import dagster as dg
 
-from chaffee_assets.settings import Settings
+from chaffee_assets.settings import REPO_ROOT, Settings
 
 QUEUE_TAG = "dagster-celery/queue"  # the op tag dagster-celery routes a step by
 EXECUTORS = ("in_process", "celery", "k8s")
 QUEUES = ("gpu", "io", "cpu")  # celery queues, named after the pools
+K8S_EXECUTOR_CONFIG = REPO_ROOT / "deploy" / "k8s" / "executor.yaml"
 DEFAULT_QUEUE = "cpu"  # steps without a queue tag: the asset checks' own steps (queries, no model)
 
 
@@ -62,7 +63,8 @@ def executor_def(settings: Settings) -> dg.ExecutorDefinition | None:
 
         return celery_executor.configured(celery_config(settings), name="celery")
     if settings.executor == "k8s":
+        import yaml
         from dagster_k8s import k8s_job_executor
 
-        return k8s_job_executor  # configured per run: deploy/k8s/ingest-run-config.yaml
+        return k8s_job_executor.configured(yaml.safe_load(K8S_EXECUTOR_CONFIG.read_text()), name="k8s")
     return None
