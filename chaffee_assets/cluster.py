@@ -100,6 +100,10 @@ def answering(broker_url: str, names: list[str]) -> set[str]:
     return hosts & set(names)
 
 
+def wait_answering(up: Cluster, name: str, proc: subprocess.Popen, log: Path) -> None:
+    _wait(lambda: name in answering(up.broker_url, [name]), f"worker {name}", proc, log)
+
+
 @contextmanager
 def local_cluster(workers: Mapping[str, tuple[str, ...]], folder: Path) -> Iterator[Cluster]:
     """Redis and the workers, up and answering; everything stopped on exit. The workers (and whatever
@@ -115,17 +119,23 @@ def local_cluster(workers: Mapping[str, tuple[str, ...]], folder: Path) -> Itera
         for name, queues in workers.items():
             procs[name] = start_worker(name, queues, env, folder / f"{name}.log")
             stack.callback(stop_tree, procs[name], 60.0)
+        up = Cluster(broker_url, procs, env)
         for name, proc in procs.items():
-            _wait(lambda: name in answering(broker_url, [name]), f"worker {name}", proc, folder / f"{name}.log")
-        yield Cluster(broker_url, procs, env)
+            wait_answering(up, name, proc, folder / f"{name}.log")
+        yield up
+
+
+def start_ingest(up: Cluster, folder: Path, videos_per_run: int) -> subprocess.Popen:
+    """`chaffee ingest --force` of a local folder, submitting to the cluster."""
+    argv = [sys.executable, "-m", "chaffee_assets.cli", "ingest", "--source", "local", "--path", str(folder), "--force"]
+    return subprocess.Popen(argv, env={**up.env, "CHAFFEE_VIDEOS_PER_RUN": str(videos_per_run)}, cwd=REPO_ROOT)
 
 
 def ingest(up: Cluster, folder: Path, videos_per_run: int) -> tuple[int, float]:
-    """`chaffee ingest --force` of a local folder through the cluster; returns (exit code, wall seconds).
-    Interrupted (Ctrl-C, SIGTERM), the ingest is stopped too."""
-    argv = [sys.executable, "-m", "chaffee_assets.cli", "ingest", "--source", "local", "--path", str(folder), "--force"]
+    """start_ingest, waited for; returns (exit code, wall seconds). Interrupted (Ctrl-C, SIGTERM), the
+    ingest is stopped too."""
     start = time.monotonic()
-    proc = subprocess.Popen(argv, env={**up.env, "CHAFFEE_VIDEOS_PER_RUN": str(videos_per_run)}, cwd=REPO_ROOT)
+    proc = start_ingest(up, folder, videos_per_run)
     try:
         code = proc.wait()
     except BaseException:
