@@ -9,7 +9,6 @@ import logging
 import os
 import sys
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -423,33 +422,13 @@ def cluster_demo(folder: Path, videos_per_run: int) -> None:
                 f"{name} ({'+'.join(queues)})" for name, queues in local.DEMO_WORKERS.items()))
             since = time.time()
             code, wall = local.ingest(up, folder.resolve(), videos_per_run)
-        _print_step_workers(runtime.instance(), since)
+        for line in local.report(runtime.instance(), since, wall):
+            click.echo(line)
         click.echo(f"ingest through the cluster: {wall:.1f} s wall; Redis and workers stopped")
     finally:
         if not settings.database_url:
             db.stop_embedded(settings)
     sys.exit(code)
-
-
-def _print_step_workers(instance, since: float) -> None:
-    """Each run's steps with their queue and the worker that ran them, then the steps per worker."""
-    from collections import Counter
-
-    import dagster as dg
-
-    from chaffee_assets.cluster import step_workers
-    from chaffee_assets.definitions import defs
-    from chaffee_assets.defs.executors import step_queues
-
-    queues, per_worker = step_queues(defs.resolve_job_def("ingest")), Counter()
-    after = dg.RunsFilter(created_after=datetime.fromtimestamp(since, timezone.utc))
-    for record in sorted(instance.get_run_records(after), key=lambda r: r.create_timestamp):
-        run = record.dagster_run
-        click.echo(f"run {run.run_id[:8]} ({run.tags.get('dagster/asset_partition_range_start')}): {run.status.value}")
-        for step, worker in step_workers(instance, run.run_id).items():
-            click.echo(f"  {step:<32} queue {queues.get(step, '?'):<4} worker {worker}")
-            per_worker[worker] += 1
-    click.echo("steps per worker: " + ", ".join(f"{w} {n}" for w, n in sorted(per_worker.items())))
 
 
 def _stop_tree(proc, timeout_s: float = 60.0) -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from chaffee_assets.defs.executors import QUEUES
@@ -155,3 +156,42 @@ def step_workers(instance, run_id: str) -> dict[str, str]:
         if event.step_key and WORKER_FIELD in metadata:
             found[event.step_key] = str(metadata[WORKER_FIELD].value).split("@", 1)[0]
     return found
+
+
+def step_spans(instance, run_id: str) -> dict[str, tuple[float, float]]:
+    """{step: (start, end)} wall-clock timestamps of a run's finished steps."""
+    import dagster as dg
+
+    starts, ends = {}, {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            starts[event.step_key] = record.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            ends[event.step_key] = record.timestamp
+    return {k: (starts[k], ends[k]) for k in starts if k in ends}
+
+
+def report(instance, since: float, wall: float) -> Iterator[str]:
+    """Lines: each run since `since` (epoch s) with its steps' queue, worker and seconds; then each
+    worker's steps and busy time over the ingest's `wall` seconds."""
+    import dagster as dg
+
+    from chaffee_assets.definitions import defs
+    from chaffee_assets.defs.executors import step_queues
+
+    queues, per_worker = step_queues(defs.resolve_job_def("ingest")), {}
+    after = dg.RunsFilter(created_after=datetime.fromtimestamp(since, timezone.utc))
+    for record in sorted(instance.get_run_records(after), key=lambda r: r.create_timestamp):
+        run = record.dagster_run
+        yield f"run {run.run_id[:8]} ({run.tags.get('dagster/asset_partition_range_start')}): {run.status.value}"
+        spans = step_spans(instance, run.run_id)
+        for step, worker in step_workers(instance, run.run_id).items():
+            seconds = spans[step][1] - spans[step][0] if step in spans else 0.0
+            yield f"  {step:<32} queue {queues.get(step, '?'):<4} worker {worker:<6} {seconds:6.1f} s"
+            count, busy = per_worker.get(worker, (0, 0.0))
+            per_worker[worker] = (count + 1, busy + seconds)
+    for worker, (count, busy) in sorted(per_worker.items()):
+        yield f"{worker}: {count} steps, busy {busy:.1f} s of the ingest's {wall:.1f} s ({busy / wall:.0%})"

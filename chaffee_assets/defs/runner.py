@@ -131,11 +131,15 @@ def _materialize_distributed(plan: list[list[str]], in_flight: int,
 
 def _orchestrate(batch: list[str]) -> RunOutcome:
     """One run of the ingest job from this (pool) process, its steps executed by the job's executor."""
-    job = ReconstructableRepository.for_module("chaffee_assets.definitions", "defs", str(REPO_ROOT)) \
-        .get_reconstructable_job("ingest")
     with dg.DagsterInstance.get() as instance, \
-            dg.execute_job(job, instance, run_config=QUIET, tags=_run_tags(batch)) as result:
+            dg.execute_job(reconstructable_ingest(), instance, run_config=QUIET, tags=_run_tags(batch)) as result:
         return _outcome(result, batch)
+
+
+def reconstructable_ingest():
+    """The ingest job as a pointer another process can load (a run's steps run in other processes)."""
+    return ReconstructableRepository.for_module("chaffee_assets.definitions", "defs", str(REPO_ROOT)) \
+        .get_reconstructable_job("ingest")
 
 
 def _run_tags(batch: list[str]) -> dict[str, str]:

@@ -11,6 +11,9 @@ import sys
 import time
 
 import dagster as dg
+from dagster._core.utils import make_new_run_id
+from dagster._grpc.types import ExecuteStepArgs
+from dagster._serdes import pack_value
 
 import numpy as np
 import psutil
@@ -19,11 +22,12 @@ import pytest
 from chaffee_assets import cluster, runtime
 from chaffee_assets.definitions import defs
 from chaffee_assets.defs.executors import step_queues
+from chaffee_assets.defs.runner import reconstructable_ingest
 from chaffee_assets.processes import stop_tree
 from chaffee_assets.settings import REPO_ROOT, get_settings
 from chaffee_assets.store import db
 from tests.conftest import copy_demo
-from tests.defs.test_pools import overlaps, step_spans
+from tests.defs.test_pools import overlaps
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="redis-server not installed (make system-deps)")
@@ -58,7 +62,10 @@ def in_process_segments(demo_folder, tmp_path_factory) -> list[tuple]:
         yield stored_segments(get_settings())
     finally:
         db.stop_embedded(get_settings())
-        os.environ.pop("CHAFFEE_HOME") if saved is None else os.environ.update(CHAFFEE_HOME=saved)
+        if saved is None:
+            del os.environ["CHAFFEE_HOME"]
+        else:
+            os.environ["CHAFFEE_HOME"] = saved
 
 
 @pytest.fixture()
@@ -94,7 +101,7 @@ def test_ingest_on_celery_workers_matches_in_process(demo_folder, in_process_seg
         assert set(ran_by) == set(queues), f"run {run.run_id}: steps without a worker"
         for step, worker in ran_by.items():
             assert queues[step] in cluster.DEMO_WORKERS[worker], f"{step} ({queues[step]}) ran on {worker}"
-        spans = step_spans(instance, run.run_id)
+        spans = cluster.step_spans(instance, run.run_id)
         gpu_spans += [(run.run_id, step, spans[step]) for step, worker in ran_by.items() if worker == "gpu0"]
     assert len(gpu_spans) == 3 * len(VIDEOS)  # transcripts, diarization, embeddings of each video
     for a, b in itertools.combinations(gpu_spans, 2):
@@ -142,3 +149,18 @@ def test_killed_gpu_worker_leaves_no_partial_video_and_a_rerun_completes(demo_fo
             stop_tree(replacement, 60.0)
     assert code == 0
     assert_same_segments(stored_segments(cluster_home), in_process_segments)
+
+
+def test_a_step_of_an_ended_run_is_dropped_by_the_worker_task(dagster_env):
+    """A step a killed worker held comes back from the broker hours later: its run was reaped by then."""
+    from chaffee_assets.defs import celery_app
+
+    job = reconstructable_ingest()
+    run = dagster_env.add_run(dg.DagsterRun(job_name="ingest", run_id=make_new_run_id(),
+                                            status=dg.DagsterRunStatus.FAILURE))
+    step = ExecuteStepArgs(job_origin=job.get_python_origin(), run_id=run.run_id,
+                           step_keys_to_execute=["transcripts"], instance_ref=dagster_env.get_ref())
+    result = celery_app.execute_plan.apply(kwargs={"execute_step_args_packed": pack_value(step),
+                                                   "executable_dict": job.to_dict()})
+    assert result.get() == []
+    assert not any(r.dagster_event for r in dagster_env.all_logs(run.run_id)), "the step ran"
