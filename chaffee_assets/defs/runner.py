@@ -101,6 +101,13 @@ def materialize(
     reap_orphan_runs(instance)
     plan = batches(instance.get_dynamic_partitions(videos.name), keys, batch_size)
     settings = get_settings()
+    if settings.executor == "celery" and plan:
+        from chaffee_assets.cluster import unserved_queues
+
+        if unserved := unserved_queues(settings.broker_url):
+            raise RuntimeError(f"no celery worker consumes queue(s) {', '.join(unserved)} on the broker of "
+                               f"CHAFFEE_BROKER_URL: start one, e.g. `chaffee cluster worker {unserved[0]}0 "
+                               f"--queues {unserved[0]}`, then run again")
     if settings.executor != "in_process":
         return _materialize_distributed(plan, 2 * settings.gpu_workers, on_run)
     job = defs.resolve_job_def("ingest")

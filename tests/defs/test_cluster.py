@@ -22,7 +22,7 @@ import pytest
 from chaffee_assets import cluster, runtime
 from chaffee_assets.definitions import defs
 from chaffee_assets.defs.executors import step_queues
-from chaffee_assets.defs.runner import reconstructable_ingest
+from chaffee_assets.defs.runner import add_partitions, materialize, reconstructable_ingest
 from chaffee_assets.processes import stop_tree
 from chaffee_assets.settings import REPO_ROOT, get_settings
 from chaffee_assets.store import db
@@ -164,3 +164,16 @@ def test_a_step_of_an_ended_run_is_dropped_by_the_worker_task(dagster_env):
                                                    "executable_dict": job.to_dict()})
     assert result.get() == []
     assert not any(r.dagster_event for r in dagster_env.all_logs(run.run_id)), "the step ran"
+
+
+def test_ingest_refuses_to_submit_to_queues_no_worker_consumes(dagster_env, tmp_path, restore_env):
+    redis_server, broker_url = cluster.start_redis(tmp_path)
+    try:
+        os.environ.update(CHAFFEE_EXECUTOR="celery", CHAFFEE_BROKER_URL=broker_url)
+        add_partitions(dagster_env, ["any-video"])
+        with pytest.raises(RuntimeError, match="no celery worker consumes queue.s. gpu, io, cpu"):
+            materialize(defs, dagster_env, ["any-video"], batch_size=1)
+        assert not dagster_env.get_runs(dg.RunsFilter(tags={"dagster/asset_partition_range_start": "any-video"}))
+    finally:
+        stop_tree(redis_server, 30.0)
+        dagster_env.delete_dynamic_partition("videos", "any-video")
