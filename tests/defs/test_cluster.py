@@ -24,7 +24,7 @@ from chaffee_assets.definitions import defs
 from chaffee_assets.defs.executors import step_queues
 from chaffee_assets.defs.runner import add_partitions, materialize, reconstructable_ingest
 from chaffee_assets.processes import stop_tree
-from chaffee_assets.settings import REPO_ROOT, get_settings
+from chaffee_assets.settings import REPO_ROOT, Settings, get_settings
 from chaffee_assets.store import db
 from tests.conftest import copy_demo
 from tests.defs.test_pools import overlaps
@@ -56,16 +56,11 @@ def in_process_segments(demo_folder, tmp_path_factory) -> list[tuple]:
     done = subprocess.run([sys.executable, "-m", "chaffee_assets.cli", "ingest", "--source", "local", "--path",
                            str(demo_folder)], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    saved = os.environ.get("CHAFFEE_HOME")
-    os.environ["CHAFFEE_HOME"] = str(home)
+    settings = Settings(home=home)
     try:
-        yield stored_segments(get_settings())
+        return stored_segments(settings)
     finally:
-        db.stop_embedded(get_settings())
-        if saved is None:
-            del os.environ["CHAFFEE_HOME"]
-        else:
-            os.environ["CHAFFEE_HOME"] = saved
+        db.stop_embedded(settings)
 
 
 @pytest.fixture()
