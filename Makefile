@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-deps demo test test-slow reliability dev bench eval-speakers bundle bundle-check clean-data
+.PHONY: setup system-deps demo cluster-demo test test-slow reliability dev bench eval-speakers bundle bundle-check clean-data
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,cluster]'
 	@touch $(STAMP)
 
 system-deps:
@@ -32,6 +32,11 @@ demo: setup
 	@echo; echo 'search: "why do oxalates cause kidney stones"'
 	$(VENV)/bin/chaffee search "why do oxalates cause kidney stones" -k 3
 	@echo; $(VENV)/bin/chaffee stats
+
+# The same ingest through celery: Redis and two workers (gpu0: gpu, io0: io + cpu) on 127.0.0.1, each
+# step's worker printed, everything stopped after. Its own CHAFFEE_HOME, so it starts from nothing.
+cluster-demo: setup
+	CHAFFEE_HOME=.chaffee/cluster-demo $(VENV)/bin/chaffee cluster demo --path demo/audio
 
 test: setup
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -411,6 +411,76 @@ def dev(port: int, host: str) -> None:
     sys.exit(code)
 
 
+@main.group()
+def cluster() -> None:
+    """Celery workers for the ingest job (CHAFFEE_EXECUTOR=celery, broker CHAFFEE_BROKER_URL)."""
+
+
+@cluster.command("worker")
+@click.argument("name")
+@click.option("--queues", default="gpu", show_default=True, help="Comma-separated: gpu, io, cpu.")
+@click.option("--gpu", "gpu_index", type=int, help="The one GPU this worker uses (CUDA_VISIBLE_DEVICES).")
+@click.option("--concurrency", default=1, show_default=True, help="Steps at once (a gpu worker: always 1).")
+def cluster_worker(name: str, queues: str, gpu_index: int | None, concurrency: int) -> None:
+    """Become a celery worker named NAME on this box; it shares CHAFFEE_HOME / DATABASE_URL with the submitter."""
+    from chaffee_assets.cluster import worker_argv
+
+    try:
+        argv = worker_argv(name, tuple(q for q in queues.split(",") if q), concurrency)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if gpu_index is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_index)
+    os.environ["CHAFFEE_EXECUTOR"] = "celery"
+    os.execv(argv[0], argv)
+
+
+@cluster.command("init")
+def cluster_init() -> None:
+    """Once per deployment: migrate the database, create Dagster's tables, set the pool limits."""
+    from chaffee_assets import runtime
+
+    settings = get_settings()
+    runtime.prepare(settings)
+    runtime.instance()
+    click.echo("database migrated; pools: " + ", ".join(f"{k}={v}" for k, v in runtime.pool_limits(settings).items()))
+
+
+@cluster.command("demo")
+@click.option("--path", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default="demo/audio",
+              show_default=True)
+@click.option("--videos-per-run", default=1, show_default=True, help="Smaller runs overlap more across workers.")
+def cluster_demo(folder: Path, videos_per_run: int) -> None:
+    """Redis and two workers (gpu0: gpu; io0: io + cpu) on 127.0.0.1, `chaffee ingest --force` of FOLDER
+    through them, which worker ran each step; then everything stopped."""
+    import signal
+    import time
+
+    from chaffee_assets import cluster as local
+    from chaffee_assets import runtime
+    from chaffee_assets.store import db
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    settings = get_settings()
+    runtime.prepare(settings)
+    try:
+        with local.local_cluster(local.DEMO_WORKERS, settings.home / "cluster") as up:
+            click.echo(f"broker {up.broker_url}; workers: " + ", ".join(
+                f"{name} ({'+'.join(queues)})" for name, queues in local.DEMO_WORKERS.items()))
+            since = time.time()
+            code, wall = local.ingest(up, folder.resolve(), videos_per_run)
+        for line in local.report(runtime.instance(), since, wall):
+            click.echo(line)
+        click.echo(f"ingest through the cluster: {wall:.1f} s wall; Redis and workers stopped")
+    finally:
+        if not settings.database_url:
+            db.stop_embedded(settings)
+    sys.exit(code)
+
+
 def _stop_tree(proc, timeout_s: float = 60.0) -> None:
     """SIGINT to `dagster dev` (it stops its webserver, daemon and code servers), then kill whatever
     of its process tree (run workers included) is still there after the timeout."""

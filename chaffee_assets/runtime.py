@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 
-from chaffee_assets.settings import REPO_ROOT, Settings
+from chaffee_assets.settings import REPO_ROOT, Settings, get_settings
 from chaffee_assets.store import db
 
-POOL_LIMITS = {"gpu": 1, "io": 8}
+IO_SLOTS = 8  # downloads of the next batches overlap the GPU steps
+
+
+def pool_limits(settings: Settings) -> dict[str, int]:
+    """One gpu slot per GPU worker (celery) or GPU node (k8s): a GPU never holds two steps."""
+    return {"gpu": settings.gpu_workers, "io": IO_SLOTS}
 
 
 def prepare(settings: Settings) -> dict[str, str]:
@@ -37,7 +42,7 @@ def instance():
     import dagster as dg
 
     inst = dg.DagsterInstance.get()
-    for pool, limit in POOL_LIMITS.items():
+    for pool, limit in pool_limits(get_settings()).items():
         info = inst.event_log_storage.get_concurrency_info(pool)
         if info.slot_count != limit:
             inst.event_log_storage.set_concurrency_slots(pool, limit)

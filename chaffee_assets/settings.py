@@ -65,6 +65,12 @@ class Settings:
     min_x_realtime: float = field(default_factory=lambda: float(_env("CHAFFEE_MIN_X_REALTIME", "1.0")))
     # Videos materialized per Dagster run (backfill policy and ingest batching).
     videos_per_run: int = field(default_factory=lambda: int(_env("CHAFFEE_VIDEOS_PER_RUN", "8")))
+    # Where the ingest job's steps run: in_process (one box, `chaffee ingest`'s process), celery (workers
+    # fed through the broker, one per GPU) or k8s (a Kubernetes Job per step; deploy/k8s).
+    executor: str = field(default_factory=lambda: _env("CHAFFEE_EXECUTOR", "in_process"))
+    broker_url: str = field(default_factory=lambda: _env("CHAFFEE_BROKER_URL", "redis://127.0.0.1:6379/0"))
+    # GPU workers (celery) or GPU nodes (k8s): the `gpu` pool's limit, so each GPU holds one step at a time.
+    gpu_workers: int = field(default_factory=lambda: int(_env("CHAFFEE_GPU_WORKERS", "1")))
     # Sources. Channels/playlists/feeds the `new_uploads` sensor watches (comma- or space-separated URLs;
     # youtube.com URLs are channels or playlists, anything else is read as an RSS/podcast feed).
     channels: tuple[str, ...] = field(default_factory=lambda: _list("CHAFFEE_CHANNELS"))
@@ -106,8 +112,9 @@ class Settings:
         return self.home / "dagster"
 
     def public(self) -> dict:
-        """Settings safe to log: the database URL and the proxy (either may carry a password) are left out."""
-        return {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name not in ("database_url", "ytdlp_proxy")}
+        """Settings safe to log: the database, broker and proxy URLs (any may carry a password) are left out."""
+        secret = ("database_url", "ytdlp_proxy", "broker_url")
+        return {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name not in secret}
 
 
 @lru_cache(maxsize=1)

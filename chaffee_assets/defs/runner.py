@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from chaffee_assets.defs.partitions import videos
+from chaffee_assets.settings import REPO_ROOT, get_settings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Runs executed in a `chaffee` process carry its host and pid: a run whose process is gone was killed.
@@ -93,33 +97,74 @@ def materialize(
     batch_size: int,
     on_run: Callable[[RunOutcome], None] | None = None,
 ) -> list[RunOutcome]:
-    """Run the ingest job in this process for each batch (models stay loaded between runs). Runs left
-    behind by a killed process are reaped first."""
+    """Run the ingest job for each batch: in this process one run after another (models stay loaded
+    between runs), or, with the celery or k8s executor, several runs at once whose steps run elsewhere.
+    Runs left behind by a killed process are reaped first."""
     reap_orphan_runs(instance)
+    plan = batches(instance.get_dynamic_partitions(videos.name), keys, batch_size)
+    settings = get_settings()
+    if settings.executor == "celery" and plan:
+        from chaffee_assets.cluster import unserved_queues
+
+        if unserved := unserved_queues(settings.broker_url):
+            raise RuntimeError(f"no celery worker consumes queue(s) {', '.join(unserved)} on the broker of "
+                               f"CHAFFEE_BROKER_URL: start one, e.g. `chaffee cluster worker {unserved[0]}0 "
+                               f"--queues {unserved[0]}`, then run again")
+    if settings.executor != "in_process":
+        return _materialize_distributed(plan, 2 * settings.gpu_workers, on_run)
     job = defs.resolve_job_def("ingest")
-    ordered = instance.get_dynamic_partitions(videos.name)
     outcomes = []
-    for batch in batches(ordered, keys, batch_size):
-        result = job.execute_in_process(
-            instance=instance,
-            run_config=QUIET,
-            raise_on_error=False,
-            tags={ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1],
-                  **process_tags()},
-        )
-        evaluations = {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
-        outcome = RunOutcome(
-            result.run_id,
-            batch,
-            result.success,
-            {name: e.passed for name, e in evaluations.items()},
-            {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()},
-            {name: e.metadata["failed_videos"].value for name, e in evaluations.items()
-             if not e.passed and "failed_videos" in e.metadata},
-            [f"{e.step_key}: {e.event_specific_data.error.message.strip()}" for e in result.get_step_failure_events()
-             if e.event_specific_data and e.event_specific_data.error],
-        )
-        outcomes.append(outcome)
+    for batch in plan:
+        result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False,
+                                        tags=_run_tags(batch))
+        outcomes.append(_outcome(result, batch))
         if on_run:
-            on_run(outcome)
+            on_run(outcomes[-1])
     return outcomes
+
+
+def _materialize_distributed(plan: list[list[str]], in_flight: int,
+                             on_run: Callable[[RunOutcome], None] | None) -> list[RunOutcome]:
+    """Each batch a run orchestrated by a process of a pool, `in_flight` at a time (two per GPU: one on
+    the GPU, the next downloading); the executor sends their steps to the workers. Processes, not threads:
+    Dagster sets up each run's logging through process-wide handlers."""
+    outcomes: list[RunOutcome | None] = [None] * len(plan)
+    with ProcessPoolExecutor(max(in_flight, 1), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_orchestrate, batch): i for i, batch in enumerate(plan)}
+        for future in as_completed(futures):
+            outcomes[futures[future]] = future.result()
+            if on_run:
+                on_run(outcomes[futures[future]])
+    return outcomes
+
+
+def _orchestrate(batch: list[str]) -> RunOutcome:
+    """One run of the ingest job from this (pool) process, its steps executed by the job's executor."""
+    with dg.DagsterInstance.get() as instance, \
+            dg.execute_job(reconstructable_ingest(), instance, run_config=QUIET, tags=_run_tags(batch)) as result:
+        return _outcome(result, batch)
+
+
+def reconstructable_ingest():
+    """The ingest job as a pointer another process can load (a run's steps run in other processes)."""
+    return ReconstructableRepository.for_module("chaffee_assets.definitions", "defs", str(REPO_ROOT)) \
+        .get_reconstructable_job("ingest")
+
+
+def _run_tags(batch: list[str]) -> dict[str, str]:
+    return {ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1], **process_tags()}
+
+
+def _outcome(result, batch: list[str]) -> RunOutcome:
+    evaluations = {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
+    return RunOutcome(
+        result.run_id,
+        batch,
+        result.success,
+        {name: e.passed for name, e in evaluations.items()},
+        {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()},
+        {name: e.metadata["failed_videos"].value for name, e in evaluations.items()
+         if not e.passed and "failed_videos" in e.metadata},
+        [f"{e.step_key}: {e.event_specific_data.error.message.strip()}" for e in result.get_step_failure_events()
+         if e.event_specific_data and e.event_specific_data.error],
+    )

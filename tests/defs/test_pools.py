@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from chaffee_assets.cluster import step_spans
 from chaffee_assets.defs.runner import add_partitions
 from chaffee_assets.settings import get_settings
 from chaffee_assets.sources.local import LocalSource
@@ -18,19 +19,6 @@ from tests.conftest import copy_demo
 
 GPU_STEPS = {"transcripts", "diarization", "embeddings"}
 RUN_ONE = Path(__file__).with_name("run_one.py")
-
-
-def step_spans(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
-    starts, ends = {}, {}
-    for record in instance.all_logs(run_id):
-        event = record.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            starts[event.step_key] = record.timestamp
-        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            ends[event.step_key] = record.timestamp
-    return {k: (starts[k], ends[k]) for k in starts if k in ends}
 
 
 def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
