@@ -1,0 +1,163 @@
+"""The PyTorch Whisper backend: transformers' Whisper model classes (SDPA attention), fp32 on CPU and
+bf16/fp16 on CUDA, our own batched beam search with timestamp tokens (whisper_decode.py) and word times
+from the alignment heads (word_timing.py). Same clips, windows and guards as the faster-whisper backend."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chaffee_assets.speech.audio import SAMPLE_RATE
+from chaffee_assets.speech.records import Segment, Word
+from chaffee_assets.speech.windowed import WindowedTranscriber
+
+log = logging.getLogger(__name__)
+MAX_TOKENS = 224  # per 30 s clip, as openai-whisper samples; a longer run is a loop the guards drop anyway
+
+
+def checkpoint(model: str, cache_root: str | os.PathLike) -> str:
+    """Where transformers loads `model` from: 'bundled' and any CTranslate2 model folder are converted
+    once under cache_root; a transformers folder or a hub name is used as it is."""
+    from chaffee_assets.speech.asr import resolve_model
+    from chaffee_assets.speech.ct2_convert import converted
+
+    path = Path(resolve_model(model))
+    if _is_ct2(path):
+        return str(converted(path, cache_root))
+    return str(path) if path.exists() else model
+
+
+def _is_ct2(path: Path) -> bool:
+    """A CTranslate2 folder: a model.bin whose config.json (if any) is not a transformers config."""
+    if not (path / "model.bin").exists():
+        return False
+    config = path / "config.json"
+    return not config.exists() or "model_type" not in json.loads(config.read_text())
+
+
+def torch_dtype(name: str, device: str):
+    """'auto': float32 on CPU; bfloat16 on CUDA where supported, else float16."""
+    import torch
+
+    if name == "auto":
+        if not device.startswith("cuda"):
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if name not in ("float32", "float16", "bfloat16"):
+        raise ValueError(f"CHAFFEE_TORCH_DTYPE={name!r}: use auto, float32, float16 or bfloat16")
+    return getattr(torch, name)
+
+
+class TorchTranscriber(WindowedTranscriber):
+    backend = "torch"
+
+    def __init__(self, model: str = "bundled", *, device: str = "cpu", dtype: str = "auto",
+                 cache_root: str | os.PathLike = ".chaffee/models", **options: Any) -> None:
+        """options: WindowedTranscriber's (batch_size, beam_size, guards, vad, chunk_length, ...)."""
+        import torch
+        from tokenizers import Tokenizer
+        from transformers import GenerationConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
+
+        from chaffee_assets.speech.whisper_decode import Vocab
+
+        super().__init__(**options)
+        self.model_name, self.device = model, torch.device(device)
+        where = checkpoint(model, cache_root)
+        self.torch_dtype = torch_dtype(dtype, device)
+        self.dtype = str(self.torch_dtype).removeprefix("torch.")
+        self.model = WhisperForConditionalGeneration.from_pretrained(
+            where, dtype=self.torch_dtype, attn_implementation="sdpa").to(self.device).eval()
+        self.features = WhisperFeatureExtractor.from_pretrained(where)
+        tokenizer_file = Path(where) / "tokenizer.json"
+        if not tokenizer_file.exists():  # a hub name: the cached snapshot's file
+            from huggingface_hub import hf_hub_download
+            tokenizer_file = Path(hf_hub_download(where, "tokenizer.json"))
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        generation = GenerationConfig.from_pretrained(where)
+        config = self.model.config
+        self.heads = [tuple(h) for h in getattr(generation, "alignment_heads", None) or
+                      [(l, h) for l in range(config.decoder_layers // 2, config.decoder_layers)
+                       for h in range(config.decoder_attention_heads)]]
+        self.vocab = Vocab.of(self.tokenizer, config.vocab_size, list(config.suppress_tokens or []),
+                              list(config.begin_suppress_tokens or []))
+
+    def _decode(self, audio: np.ndarray, clip_timestamps: list[dict]) -> list[tuple[Any, float]]:
+        out = []
+        for i in range(0, len(clip_timestamps), self.batch_size):
+            batch = clip_timestamps[i : i + self.batch_size]
+            out += self._decode_batch([audio[int(c["start"] * SAMPLE_RATE) : int(c["end"] * SAMPLE_RATE)]
+                                       for c in batch], batch)
+        return out
+
+    def _decode_batch(self, pieces: list[np.ndarray], batch: list[dict]) -> list[tuple[Segment, float]]:
+        import torch
+
+        from chaffee_assets.speech.whisper_decode import BeamSearch
+        from chaffee_assets.speech.word_timing import align
+
+        mel = self.features([p.astype(np.float32) for p in pieces], sampling_rate=SAMPLE_RATE, return_tensors="pt",
+                            device=str(self.device)).input_features
+        with torch.inference_mode():
+            encoded = self.model.model.encoder(mel.to(self.device, self.torch_dtype)).last_hidden_state
+            k = self.beam_size
+            decoded = BeamSearch(self._stepper(encoded.repeat_interleave(k, dim=0)), self.vocab, k,
+                                 self.repetition_penalty, MAX_TOKENS)(len(pieces), self.device)
+        texts = [[t for t in d.tokens if t < self.vocab.eot] for d in decoded]
+        durations = [p.size / SAMPLE_RATE for p in pieces]
+        words = align(self.model, self.tokenizer, self.heads, encoded, self.vocab.prompt, self.vocab.no_timestamps,
+                      self.vocab.eot, texts, durations)
+        out = []
+        for clip, result, clip_words, duration in zip(batch, decoded, words, durations):
+            out += [(seg, clip["end"]) for seg in self._segments(result, clip_words, clip["start"], duration)]
+        return out
+
+    def _stepper(self, encoded):
+        """One decoder step over a KV cache; beams reorder only the self-attention half (the cross-attention
+        keys of a clip's beams are the same)."""
+        import torch
+        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+        decoder, project = self.model.model.decoder, self.model.proj_out
+
+        def step(tokens: torch.Tensor, cache, rows):
+            if cache is None:
+                cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+            elif rows is not None:
+                cache.self_attention_cache.reorder_cache(rows)
+            hidden = decoder(input_ids=tokens, encoder_hidden_states=encoded, past_key_values=cache,
+                             use_cache=True).last_hidden_state
+            return project(hidden[:, -1]), cache
+
+        return step
+
+    def _segments(self, result, words, offset: float, duration: float) -> list[Segment]:
+        """Split one clip's tokens at timestamp tokens into segments (times from the tokens); each word goes
+        to the segment holding its first token."""
+        from chaffee_assets.speech.windowed import compression_ratio
+
+        begin, tokens = self.vocab.timestamp_begin, result.tokens
+        spans, start, text_seen, current = [], None, 0, []
+        for token in tokens + [None]:
+            if token is None or token >= begin:
+                at = None if token is None else (token - begin) * 0.02
+                if current:
+                    end = at if at is not None else duration
+                    spans.append((start if start is not None else 0.0, end, current, text_seen - len(current)))
+                    current = []
+                start = at
+            else:
+                current.append(token)
+                text_seen += 1
+        segments = []
+        for seg_start, seg_end, seg_tokens, first in spans:
+            text = self.tokenizer.decode(seg_tokens)
+            mine = [w for w in words if first <= w.first_token < first + len(seg_tokens)]
+            segments.append(Segment(
+                offset + seg_start, offset + max(seg_end, seg_start), text, result.avg_logprob, result.no_speech_prob,
+                compression_ratio(text), [Word(offset + w.start, offset + w.end, w.word, w.probability) for w in mine]))
+        return segments

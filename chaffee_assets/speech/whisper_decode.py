@@ -1,0 +1,134 @@
+"""Batched beam search for transformers' Whisper with timestamp tokens, as CTranslate2 and openai-whisper
+decode: suppressed tokens, a blank-free first token, the timestamp rules (segments open and close with
+timestamp tokens, times never go back, the first timestamp at most 1 s in, a timestamp is forced when the
+timestamps together outweigh the best text token) and a repetition penalty. Beam scores rank by the
+sum of log-probabilities over the token count (length penalty 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+NEG = float("-inf")
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Token ids the decoding rules need (English-only and multilingual vocabularies differ)."""
+
+    eot: int
+    sot: int
+    no_timestamps: int
+    no_speech: int
+    timestamp_begin: int
+    size: int
+    suppress: tuple[int, ...]
+    suppress_begin: tuple[int, ...]
+    prompt: tuple[int, ...]  # sot (+ language and task for multilingual models)
+
+    @classmethod
+    def of(cls, tokenizer, size: int, suppress: list[int], suppress_begin: list[int]) -> "Vocab":
+        """From a tokenizers.Tokenizer of a Whisper checkpoint and the model's vocabulary size."""
+        ids = {name: tokenizer.token_to_id(f"<|{name}|>") for name in
+               ("endoftext", "startoftranscript", "notimestamps", "nocaptions", "nospeech", "en", "transcribe")}
+        multilingual = size >= 51865
+        prompt = (ids["startoftranscript"], ids["en"], ids["transcribe"]) if multilingual else (ids["startoftranscript"],)
+        no_speech = ids["nospeech"] if ids["nospeech"] is not None else ids["nocaptions"]
+        return cls(ids["endoftext"], ids["startoftranscript"], ids["notimestamps"], no_speech,
+                   ids["notimestamps"] + 1, size, tuple(suppress), tuple(suppress_begin), prompt)
+
+
+@dataclass
+class Decoded:
+    tokens: list[int]  # generated tokens with timestamps, without the prompt and the end token
+    sum_logprob: float
+    avg_logprob: float  # sum over (tokens + 1): the end token counts, as faster-whisper reports it
+    no_speech_prob: float
+
+
+def rule_logprobs(logits: torch.Tensor, generated: torch.Tensor, vocab: Vocab, penalty: float) -> torch.Tensor:
+    """Log-probabilities [rows, vocab] of the next token after `generated` [rows, steps] under the rules."""
+    logits = logits.float().clone()
+    rows, steps = generated.shape
+    logits[:, list(vocab.suppress)] = NEG
+    logits[:, vocab.no_timestamps] = NEG
+    if steps and penalty != 1.0:
+        seen = logits.gather(1, generated)
+        logits.scatter_(1, generated, torch.where(seen > 0, seen / penalty, seen * penalty))
+    cols = torch.arange(logits.shape[1], device=logits.device)
+    is_time = cols >= vocab.timestamp_begin
+    if steps == 0:
+        logits[:, list(vocab.suppress_begin)] = NEG
+        logits[:, ~is_time] = NEG  # open with a timestamp, at most 1.00 s in
+        logits[:, vocab.timestamp_begin + 51 :] = NEG
+    else:
+        last_time = generated[:, -1] >= vocab.timestamp_begin
+        before_time = generated[:, -2] >= vocab.timestamp_begin if steps > 1 else torch.ones_like(last_time)
+        closed = last_time & before_time  # a pair: text must follow
+        logits[closed[:, None] & is_time] = NEG
+        logits[(last_time & ~before_time)[:, None] & (cols < vocab.eot)] = NEG  # one timestamp: close or end
+        times = torch.where(generated >= vocab.timestamp_begin, generated, -1).max(dim=1).values
+        floor = torch.where(last_time & ~before_time, times, times + 1)
+        logits[is_time & (cols[None, :] < floor[:, None]) & (times[:, None] >= 0)] = NEG
+    logprobs = torch.log_softmax(logits, dim=-1)
+    time_mass = torch.logsumexp(logprobs[:, vocab.timestamp_begin :], dim=-1)
+    best_text = logprobs[:, : vocab.timestamp_begin].max(dim=-1).values
+    logits[(time_mass > best_text)[:, None] & ~is_time] = NEG
+    return torch.log_softmax(logits, dim=-1)
+
+
+class BeamSearch:
+    """One batch of clips: B encoder outputs -> B Decoded, beam_size hypotheses each."""
+
+    def __init__(self, step, vocab: Vocab, beam_size: int, penalty: float, max_tokens: int) -> None:
+        """step(tokens [rows, n], cache or None, reorder [rows] or None) -> (logits [rows, vocab], cache)."""
+        self.step, self.vocab, self.k, self.penalty, self.max_tokens = step, vocab, beam_size, penalty, max_tokens
+
+    def __call__(self, batch: int, device: torch.device) -> list[Decoded]:
+        k, vocab = self.k, self.vocab
+        prompt = torch.tensor([vocab.prompt] * (batch * k), device=device)
+        logits, cache = self.step(prompt, None, None)
+        no_speech = torch.softmax(logits.float(), dim=-1)[::k, vocab.no_speech].tolist()
+        scores = torch.full((batch, k), NEG, device=device)
+        scores[:, 0] = 0.0  # all beams start identical: only the first one expands
+        generated = torch.zeros((batch * k, 0), dtype=torch.long, device=device)
+        finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
+        for _ in range(self.max_tokens):
+            logprobs = rule_logprobs(logits, generated, vocab, self.penalty)
+            rows, tokens, scores = self._select(scores, logprobs, generated, finished)
+            if all(len(f) >= k for f in finished):
+                break
+            generated = torch.cat([generated[rows], tokens[:, None]], dim=1)
+            logits, cache = self.step(tokens[:, None], cache, rows)
+        return [self._best(b, finished[b], scores, generated, no_speech[b]) for b in range(batch)]
+
+    def _select(self, scores, logprobs, generated, finished):
+        """The next beams: per clip the k best continuations that do not end; ending ones are kept aside."""
+        k, size = self.k, logprobs.shape[1]
+        total = (scores.reshape(-1, 1) + logprobs).reshape(len(finished), k * size)
+        top_scores, top_index = total.topk(2 * k, dim=1)
+        rows, tokens, new_scores = [], [], []
+        for b, (cand_scores, cand_index) in enumerate(zip(top_scores.tolist(), top_index.tolist())):
+            kept = []
+            for score, index in zip(cand_scores, cand_index):
+                beam, token = divmod(index, size)
+                if score == NEG:
+                    break
+                if token == self.vocab.eot:
+                    if len(finished[b]) < k:
+                        finished[b].append((score, generated[b * k + beam].tolist()))
+                elif len(kept) < k:
+                    kept.append((b * k + beam, token, score))
+            kept += [(b * k, self.vocab.eot, NEG)] * (k - len(kept))  # done or starved: dead rows
+            for row, token, score in kept:
+                rows.append(row), tokens.append(token), new_scores.append(score)
+        device = logprobs.device
+        return (torch.tensor(rows, device=device), torch.tensor(tokens, device=device),
+                torch.tensor(new_scores, device=device).reshape(-1, k))
+
+    def _best(self, b: int, finished, scores, generated, no_speech: float) -> Decoded:
+        if not finished:  # ran out of length: the live beams compete
+            finished = [(s, generated[b * self.k + i].tolist()) for i, s in enumerate(scores[b].tolist()) if s > NEG]
+        score, tokens = max(finished, key=lambda f: f[0] / max(len(f[1]), 1))
+        return Decoded(tokens, score, score / (len(tokens) + 1), no_speech)
