@@ -132,7 +132,26 @@ def align(model, tokenizer, heads, encoded: torch.Tensor, prompt: tuple[int, ...
         times = token_times(trace[b], len(tokens) + 1, frames) if tokens else np.zeros(1)
         words = group_words(tokenizer, tokens)
         bounds = [w[0] for w in words] + [len(tokens)]
-        out.append([TimedWord(float(times[bounds[k]]), float(times[bounds[k + 1]]),
-                              tokenizer.decode([tokens[i] for i in w]).strip(), float(probs[b, w].mean()), w[0])
-                    for k, w in enumerate(words)])
+        timed = [TimedWord(float(times[bounds[k]]), float(times[bounds[k + 1]]),
+                           tokenizer.decode([tokens[i] for i in w]).strip(), float(probs[b, w].mean()), w[0])
+                 for k, w in enumerate(words)]
+        out.append(cap_sentence_ends(timed))
     return out
+
+
+def cap_sentence_ends(words: list[TimedWord], longest_s: float = 0.7) -> list[TimedWord]:
+    """DTW lets the pause after a sentence stick to its last word (or the pause before the next sentence
+    to that one's first word): such a word longer than twice the median word (median at most longest_s)
+    is cut to that length on the pause's side."""
+    spans = np.array([w.end - w.start for w in words])
+    if not (spans > 0).any():
+        return words
+    limit = 2 * min(float(np.median(spans[spans > 0])), longest_s)
+    for i, w in enumerate(words):
+        if w.end - w.start <= limit:
+            continue
+        if w.word.endswith((".", "?", "!")):
+            w.end = w.start + limit
+        elif i and words[i - 1].word.endswith((".", "?", "!")):
+            w.start = w.end - limit
+    return words
