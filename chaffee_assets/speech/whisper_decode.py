@@ -79,32 +79,44 @@ def rule_logprobs(logits: torch.Tensor, generated: torch.Tensor, vocab: Vocab, p
 
 
 class BeamSearch:
-    """One batch of clips: B encoder outputs -> B Decoded, beam_size hypotheses each."""
+    """One batch of clips: B encoder outputs -> B Decoded, beam_size hypotheses each. A clip leaves the
+    batch when it has beam_size finished hypotheses, so the batch shrinks to the clips still talking."""
 
     def __init__(self, step, vocab: Vocab, beam_size: int, penalty: float, max_tokens: int) -> None:
-        """step(tokens [rows, n], cache or None, reorder [rows] or None) -> (logits [rows, vocab], cache)."""
+        """step(tokens [rows, n], cache or None, rows or None, clips or None) -> (logits [rows, vocab], cache):
+        rows picks and orders the cache's beams, clips (when the batch shrinks) its clips."""
         self.step, self.vocab, self.k, self.penalty, self.max_tokens = step, vocab, beam_size, penalty, max_tokens
 
     def __call__(self, batch: int, device: torch.device) -> list[Decoded]:
         k, vocab = self.k, self.vocab
         prompt = torch.tensor([vocab.prompt] * (batch * k), device=device)
-        logits, cache = self.step(prompt, None, None)
+        logits, cache = self.step(prompt, None, None, None)
         no_speech = torch.softmax(logits.float(), dim=-1)[::k, vocab.no_speech].tolist()
         scores = torch.full((batch, k), NEG, device=device)
         scores[:, 0] = 0.0  # all beams start identical: only the first one expands
         generated = torch.zeros((batch * k, 0), dtype=torch.long, device=device)
         finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
+        active, live = list(range(batch)), {}
         for _ in range(self.max_tokens):
             logprobs = rule_logprobs(logits, generated, vocab, self.penalty)
-            rows, tokens, scores = self._select(scores, logprobs, generated, finished)
-            if all(len(f) >= k for f in finished):
-                break
+            rows, tokens, scores = self._select(scores, logprobs, generated, [finished[c] for c in active])
             generated = torch.cat([generated[rows], tokens[:, None]], dim=1)
-            logits, cache = self.step(tokens[:, None], cache, rows)
-        return [self._best(b, finished[b], scores, generated, no_speech[b]) for b in range(batch)]
+            still = [i for i, c in enumerate(active) if len(finished[c]) < k]
+            if not still:
+                break
+            clips = None
+            if len(still) < len(active):
+                beams = torch.tensor([i * k + j for i in still for j in range(k)], device=device)
+                rows, tokens, generated, scores = rows[beams], tokens[beams], generated[beams], scores[still]
+                clips, active = torch.tensor(still, device=device), [active[i] for i in still]
+            logits, cache = self.step(tokens[:, None], cache, rows, clips)
+        for i, c in enumerate(active):  # out of length: the live beams compete
+            live[c] = [(s, generated[i * k + j].tolist()) for j, s in enumerate(scores[i].tolist()) if s > NEG]
+        return [self._best(finished[b] or live.get(b, []), no_speech[b]) for b in range(batch)]
 
     def _select(self, scores, logprobs, generated, finished):
-        """The next beams: per clip the k best continuations that do not end; ending ones are kept aside."""
+        """The next beams: per clip the k best continuations that do not end; ending ones are kept aside.
+        Returns (source rows, tokens, scores [clips, k])."""
         k, size = self.k, logprobs.shape[1]
         total = (scores.reshape(-1, 1) + logprobs).reshape(len(finished), k * size)
         top_scores, top_index = total.topk(2 * k, dim=1)
@@ -122,13 +134,16 @@ class BeamSearch:
                     kept.append((b * k + beam, token, score))
             kept += [(b * k, self.vocab.eot, NEG)] * (k - len(kept))  # done or starved: dead rows
             for row, token, score in kept:
-                rows.append(row), tokens.append(token), new_scores.append(score)
+                rows.append(row)
+                tokens.append(token)
+                new_scores.append(score)
         device = logprobs.device
         return (torch.tensor(rows, device=device), torch.tensor(tokens, device=device),
                 torch.tensor(new_scores, device=device).reshape(-1, k))
 
-    def _best(self, b: int, finished, scores, generated, no_speech: float) -> Decoded:
-        if not finished:  # ran out of length: the live beams compete
-            finished = [(s, generated[b * self.k + i].tolist()) for i, s in enumerate(scores[b].tolist()) if s > NEG]
-        score, tokens = max(finished, key=lambda f: f[0] / max(len(f[1]), 1))
+    @staticmethod
+    def _best(candidates: list[tuple[float, list[int]]], no_speech: float) -> Decoded:
+        if not candidates:
+            return Decoded([], NEG, NEG, no_speech)
+        score, tokens = max(candidates, key=lambda f: f[0] / max(len(f[1]), 1))
         return Decoded(tokens, score, score / (len(tokens) + 1), no_speech)
