@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,18 @@ def beam_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0, s
     out = torch.nn.functional.scaled_dot_product_attention(grouped, key, value, scale=scaling)
     out = out.view(clips, heads, beams, length, dim).permute(0, 2, 3, 1, 4).reshape(rows, length, heads, dim)
     return out, None
+
+
+@contextmanager
+def _quiet():
+    """No per-tensor progress bar on stderr while the model loads."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
 
 
 def _register_attention() -> None:
@@ -97,11 +110,13 @@ class TorchTranscriber(WindowedTranscriber):
         if cpu_threads > 0:
             torch.set_num_threads(cpu_threads)
         self.model_name, self.device = model, torch.device(device)
-        where = checkpoint(model, cache_root)
+        with _quiet():
+            where = checkpoint(model, cache_root)
         self.torch_dtype = torch_dtype(dtype, device)
         self.dtype = str(self.torch_dtype).removeprefix("torch.")
-        self.model = WhisperForConditionalGeneration.from_pretrained(
-            where, dtype=self.torch_dtype, attn_implementation=BEAM_SDPA).to(self.device).eval()
+        with _quiet():
+            self.model = WhisperForConditionalGeneration.from_pretrained(
+                where, dtype=self.torch_dtype, attn_implementation=BEAM_SDPA).to(self.device).eval()
         self.features = WhisperFeatureExtractor.from_pretrained(where)
         tokenizer_file = Path(where) / "tokenizer.json"
         if not tokenizer_file.exists():  # a hub name: the cached snapshot's file

@@ -54,13 +54,17 @@ def start_deltas(a: Transcript, b: Transcript) -> np.ndarray:
                      for block in matcher.get_matching_blocks() for k in range(block.size)])
 
 
-def compare(models: dict[str, object], files: list[tuple[Path, str]]) -> list[FileComparison]:
-    """models: backend name -> loaded transcriber (two of them; the first is the cross-WER reference)."""
+def compare(models: dict[str, object], files: list[tuple[Path, str]],
+            keep: dict[tuple[str, str], Transcript] | None = None) -> list[FileComparison]:
+    """models: backend name -> loaded transcriber (two of them; the first is the cross-WER reference).
+    keep, when given, receives every transcript by (file name, backend)."""
     (first, model_a), (second, model_b) = models.items()
     out = []
     for path, reference in files:
         samples = audio.load(path)
         ta, tb = model_a.transcribe(samples), model_b.transcribe(samples)
+        if keep is not None:
+            keep[(path.name, first)], keep[(path.name, second)] = ta, tb
         deltas = start_deltas(ta, tb)
         out.append(FileComparison(
             path.name, samples.size / audio.SAMPLE_RATE,

@@ -163,7 +163,7 @@ def convert(ct2_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     dtype = torch.float16 if floats == {np.dtype("float16")} else torch.float32
     with torch.device("meta"):
         model = WhisperForConditionalGeneration(config)
-    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)).to(dtype) for k, v in state_dict(ct2).items()}
+    tensors = {k: torch.from_numpy(np.array(v)).to(dtype) for k, v in state_dict(ct2).items()}  # copies: writable
     missing, unexpected = model.load_state_dict(tensors, strict=False, assign=True)
     if unexpected or set(missing) - {"proj_out.weight"}:
         raise ValueError(f"{ct2_dir}: conversion left weights unmatched: missing {missing}, unexpected {unexpected}")
