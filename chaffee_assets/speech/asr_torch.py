@@ -194,7 +194,7 @@ class TorchTranscriber(WindowedTranscriber):
     def _segments(self, result, words, offset: float, duration: float) -> list[Segment]:
         """Split one clip's tokens at timestamp tokens into segments (times from the tokens); each word goes
         to the segment holding its first token."""
-        from chaffee_assets.speech.windowed import compression_ratio
+        from chaffee_assets.speech.guards import compression_ratio
 
         begin, tokens = self.vocab.timestamp_begin, result.tokens
         spans, start, text_seen, current = [], None, 0, []
