@@ -48,33 +48,31 @@ class Decoded:
 
 
 def rule_logprobs(logits: torch.Tensor, generated: torch.Tensor, vocab: Vocab, penalty: float) -> torch.Tensor:
-    """Log-probabilities [rows, vocab] of the next token after `generated` [rows, steps] under the rules."""
+    """Log-probabilities [rows, vocab] of the next token after `generated` [rows, steps] under the rules.
+    Masks are written into views (the timestamp columns, the text columns) row by row, never as full
+    [rows, vocab] boolean tensors: that took 17 ms of a 72 ms step at 15 rows on one CPU thread."""
     logits = logits.float().clone()
-    rows, steps = generated.shape
-    logits[:, list(vocab.suppress)] = NEG
-    logits[:, vocab.no_timestamps] = NEG
+    steps, begin = generated.shape[1], vocab.timestamp_begin
+    logits[:, list(vocab.suppress) + [vocab.no_timestamps]] = NEG
     if steps and penalty != 1.0:
         seen = logits.gather(1, generated)
         logits.scatter_(1, generated, torch.where(seen > 0, seen / penalty, seen * penalty))
-    cols = torch.arange(logits.shape[1], device=logits.device)
-    is_time = cols >= vocab.timestamp_begin
+    times, text = logits[:, begin:], logits[:, :begin]  # views
     if steps == 0:
         logits[:, list(vocab.suppress_begin)] = NEG
-        logits[:, ~is_time] = NEG  # open with a timestamp, at most 1.00 s in
-        logits[:, vocab.timestamp_begin + 51 :] = NEG
+        text.fill_(NEG)  # open with a timestamp, at most 1.00 s in
+        times[:, 51:] = NEG
     else:
-        last_time = generated[:, -1] >= vocab.timestamp_begin
-        before_time = generated[:, -2] >= vocab.timestamp_begin if steps > 1 else torch.ones_like(last_time)
-        closed = last_time & before_time  # a pair: text must follow
-        logits[closed[:, None] & is_time] = NEG
-        logits[(last_time & ~before_time)[:, None] & (cols < vocab.eot)] = NEG  # one timestamp: close or end
-        times = torch.where(generated >= vocab.timestamp_begin, generated, -1).max(dim=1).values
-        floor = torch.where(last_time & ~before_time, times, times + 1)
-        logits[is_time & (cols[None, :] < floor[:, None]) & (times[:, None] >= 0)] = NEG
+        last_time = generated[:, -1] >= begin
+        before_time = generated[:, -2] >= begin if steps > 1 else torch.ones_like(last_time)
+        times.masked_fill_((last_time & before_time)[:, None], NEG)  # a pair: text must follow
+        logits[:, : vocab.eot].masked_fill_((last_time & ~before_time)[:, None], NEG)  # one: close or end
+        latest = torch.where(generated >= begin, generated - begin, -1).max(dim=1).values
+        floor = torch.where(last_time & ~before_time, latest, latest + 1)  # times never go back
+        times.masked_fill_(torch.arange(times.shape[1], device=logits.device)[None, :] < floor[:, None], NEG)
     logprobs = torch.log_softmax(logits, dim=-1)
-    time_mass = torch.logsumexp(logprobs[:, vocab.timestamp_begin :], dim=-1)
-    best_text = logprobs[:, : vocab.timestamp_begin].max(dim=-1).values
-    logits[(time_mass > best_text)[:, None] & ~is_time] = NEG
+    time_mass = torch.logsumexp(logprobs[:, begin:], dim=-1)
+    text.masked_fill_((time_mass > logprobs[:, :begin].max(dim=-1).values)[:, None], NEG)
     return torch.log_softmax(logits, dim=-1)
 
 
