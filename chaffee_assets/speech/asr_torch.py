@@ -58,16 +58,25 @@ def _register_attention() -> None:
     AttentionInterface.register(BEAM_SDPA, beam_sdpa)
 
 
+# faster-whisper's short model names -> the transformers checkpoints of the same weights on the hub
+HUB_NAMES = {name: f"openai/whisper-{name}" for name in (
+    "tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en", "large-v1", "large-v2",
+    "large-v3", "large-v3-turbo")} | {"turbo": "openai/whisper-large-v3-turbo"} | {
+    name: f"distil-whisper/{name}" for name in ("distil-large-v2", "distil-large-v3", "distil-medium.en",
+                                                "distil-small.en")}
+
+
 def checkpoint(model: str, cache_root: str | os.PathLike) -> str:
     """Where transformers loads `model` from: 'bundled' and any CTranslate2 model folder are converted
-    once under cache_root; a transformers folder or a hub name is used as it is."""
+    once under cache_root; a transformers folder or a hub id is used as it is, and faster-whisper's short
+    names (large-v3, distil-large-v3, ...) become the hub ids of the same weights."""
     from chaffee_assets.speech.asr import resolve_model
     from chaffee_assets.speech.ct2_convert import converted
 
     path = Path(resolve_model(model))
     if _is_ct2(path):
         return str(converted(path, cache_root))
-    return str(path) if path.exists() else model
+    return str(path) if path.exists() else HUB_NAMES.get(model, model)
 
 
 def _is_ct2(path: Path) -> bool:

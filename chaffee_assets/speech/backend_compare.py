@@ -55,22 +55,27 @@ def start_deltas(a: Transcript, b: Transcript) -> np.ndarray:
 
 
 def compare(models: dict[str, object], files: list[tuple[Path, str]],
-            keep: dict[tuple[str, str], Transcript] | None = None) -> list[FileComparison]:
+            keep: dict[tuple[str, str], Transcript] | None = None, parallel: bool = False) -> list[FileComparison]:
     """models: backend name -> loaded transcriber (two of them; the first is the cross-WER reference).
-    keep, when given, receives every transcript by (file name, backend)."""
+    keep, when given, receives every transcript by (file name, backend). parallel runs the two backends
+    on two threads at once (both release the GIL while they compute): faster where two cores are free,
+    but then compute_s counts the time they shared the CPU."""
+    from concurrent.futures import ThreadPoolExecutor
+
     (first, model_a), (second, model_b) = models.items()
     out = []
-    for path, reference in files:
-        samples = audio.load(path)
-        ta, tb = model_a.transcribe(samples), model_b.transcribe(samples)
-        if keep is not None:
-            keep[(path.name, first)], keep[(path.name, second)] = ta, tb
-        deltas = start_deltas(ta, tb)
-        out.append(FileComparison(
-            path.name, samples.size / audio.SAMPLE_RATE,
-            {first: evaluate.wer(reference, text(ta)).wer, second: evaluate.wer(reference, text(tb)).wer},
-            evaluate.wer(text(ta), text(tb)).wer, float(np.median(deltas)) if deltas.size else float("inf"),
-            int(deltas.size), {first: ta.compute_s, second: tb.compute_s}))
+    with ThreadPoolExecutor(2 if parallel else 1) as pool:
+        for path, reference in files:
+            samples = audio.load(path)
+            ta, tb = pool.map(lambda model: model.transcribe(samples), (model_a, model_b))
+            if keep is not None:
+                keep[(path.name, first)], keep[(path.name, second)] = ta, tb
+            deltas = start_deltas(ta, tb)
+            out.append(FileComparison(
+                path.name, samples.size / audio.SAMPLE_RATE,
+                {first: evaluate.wer(reference, text(ta)).wer, second: evaluate.wer(reference, text(tb)).wer},
+                evaluate.wer(text(ta), text(tb)).wer, float(np.median(deltas)) if deltas.size else float("inf"),
+                int(deltas.size), {first: ta.compute_s, second: tb.compute_s}))
     return out
 
 

@@ -1,6 +1,7 @@
 """The PyTorch Whisper backend against faster-whisper on the same converted weights, and the converter.
 
-Both backends run on 1 CPU thread: on a CPU shared with other work, 2 OpenMP threads ran torch 8x slower.
+Each backend runs on 1 CPU thread, the two side by side: on a CPU shared with other work, 2 OpenMP threads
+ran torch 8x slower than 1.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def compared(torch_model):
     """faster-whisper in float32 (the converted weights' precision: int8 moved the sample's WER by 0.037
     against its own float32 run, more than the tolerance)."""
     ct2 = asr.Transcriber("bundled", compute_type="float32", cpu_threads=1)
-    return compare({"ctranslate2": ct2, "torch": torch_model}, reference_files(), TRANSCRIPTS)
+    return compare({"ctranslate2": ct2, "torch": torch_model}, reference_files(), TRANSCRIPTS, parallel=True)
 
 
 def test_backends_agree_on_the_demo_files_and_the_sample(compared):
@@ -95,3 +96,13 @@ def test_converter_shapes_and_logits_match_ctranslate2(torch_model, models_dir):
         assert allowed.sum() > 50_000
         mine = np.flatnonzero(allowed)[np.argsort(-ours[allowed])[:5]]
         assert list(mine) == list(np.argsort(-theirs)[:5])
+
+
+def test_model_names_resolve_for_transformers(torch_model, models_dir):
+    from chaffee_assets.speech.asr_torch import checkpoint
+
+    assert checkpoint("large-v3", models_dir) == "openai/whisper-large-v3"
+    assert checkpoint("distil-large-v3", models_dir) == "distil-whisper/distil-large-v3"
+    assert checkpoint("someone/whisper-custom", models_dir) == "someone/whisper-custom"
+    converted = checkpoint("bundled", models_dir)  # a CTranslate2 folder: its converted copy
+    assert converted.startswith(str(models_dir)) and checkpoint(converted, models_dir) == converted
