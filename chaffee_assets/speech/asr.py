@@ -5,7 +5,6 @@ the PyTorch backend in asr_torch.py; `transcriber()` picks a backend by name (CH
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,6 @@ from chaffee_assets.speech.windowed import DEFAULT_VAD, WindowedTranscriber, cli
 
 __all__ = ["BACKENDS", "DEFAULT_VAD", "Guards", "Segment", "Transcriber", "Transcript", "WindowedTranscriber", "Word",
            "clips", "max_ngram_repeats", "pick_backend", "resolve_model", "windows"]
-log = logging.getLogger(__name__)
 BACKENDS = ("ctranslate2", "torch", "auto")
 
 

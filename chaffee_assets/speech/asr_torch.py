@@ -5,7 +5,6 @@ from the alignment heads (word_timing.py). Same clips, windows and guards as the
 from __future__ import annotations
 
 import json
-import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,6 @@ from chaffee_assets.speech.audio import SAMPLE_RATE
 from chaffee_assets.speech.records import Segment, Word
 from chaffee_assets.speech.windowed import WindowedTranscriber
 
-log = logging.getLogger(__name__)
 MAX_TOKENS = 224  # per 30 s clip, as openai-whisper samples; a longer run is a loop the guards drop anyway
 BEAM_SDPA = "chaffee_beam_sdpa"
 

@@ -47,7 +47,8 @@ def read_model_bin(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict
     version = take("I")
     if version < 5:
         raise ValueError(f"{path}: CTranslate2 binary version {version} is not supported (need 5 or newer)")
-    spec, _revision = text(), take("I")
+    spec = text()
+    take("I")  # the spec's revision
     if spec != "WhisperSpec":
         raise ValueError(f"{path}: a {spec} model, not Whisper")
     variables: dict[str, np.ndarray] = {}
