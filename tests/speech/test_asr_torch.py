@@ -106,3 +106,22 @@ def test_model_names_resolve_for_transformers(torch_model, models_dir):
     assert checkpoint("someone/whisper-custom", models_dir) == "someone/whisper-custom"
     converted = checkpoint("bundled", models_dir)  # a CTranslate2 folder: its converted copy
     assert converted.startswith(str(models_dir)) and checkpoint(converted, models_dir) == converted
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (CI has none)")
+def test_torch_backend_on_cuda_in_half_precision(models_dir):
+    from chaffee_assets.speech import evaluate
+    from chaffee_assets.speech.asr_torch import TorchTranscriber
+
+    model = TorchTranscriber("bundled", device="cuda", cache_root=models_dir)
+    assert model.dtype in ("bfloat16", "float16") and next(model.model.parameters()).is_cuda
+    t = model.transcribe(audio.load(SAMPLE / "sample.wav"))
+    hypothesis = " ".join(s.text for s in t.segments)
+    assert evaluate.wer(evaluate.load_stm(SAMPLE / "sample.stm"), hypothesis).wer <= 0.2  # float32 on CPU: 0.136
+    assert sum(len(s.words) for s in t.segments) > 50
