@@ -135,8 +135,9 @@ class TorchTranscriber(WindowedTranscriber):
         self.heads = [tuple(h) for h in getattr(generation, "alignment_heads", None) or
                       [(l, h) for l in range(config.decoder_layers // 2, config.decoder_layers)
                        for h in range(config.decoder_attention_heads)]]
-        self.vocab = Vocab.of(self.tokenizer, config.vocab_size, list(config.suppress_tokens or []),
-                              list(config.begin_suppress_tokens or []))
+        suppress = [getattr(generation, name, None) or getattr(config, name, None) or []
+                    for name in ("suppress_tokens", "begin_suppress_tokens")]  # hub checkpoints: generation config
+        self.vocab = Vocab.of(self.tokenizer, config.vocab_size, list(suppress[0]), list(suppress[1]))
 
     def _decode(self, audio: np.ndarray, clip_timestamps: list[dict]) -> list[tuple[Any, float]]:
         out = []

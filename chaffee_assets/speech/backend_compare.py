@@ -35,6 +35,7 @@ class FileComparison:
     wer: dict[str, float]  # backend -> WER against the reference
     cross_wer: float  # the second backend's text scored against the first's
     median_start_delta_s: float  # over matched words
+    p90_start_delta_s: float
     matched_words: int
     compute_s: dict[str, float]  # backend -> seconds inside the model (VAD excluded)
 
@@ -75,7 +76,8 @@ def compare(models: dict[str, object], files: list[tuple[Path, str]],
                 path.name, samples.size / audio.SAMPLE_RATE,
                 {first: evaluate.wer(reference, text(ta)).wer, second: evaluate.wer(reference, text(tb)).wer},
                 evaluate.wer(text(ta), text(tb)).wer, float(np.median(deltas)) if deltas.size else float("inf"),
-                int(deltas.size), {first: ta.compute_s, second: tb.compute_s}))
+                float(np.percentile(deltas, 90)) if deltas.size else float("inf"), int(deltas.size),
+                {first: ta.compute_s, second: tb.compute_s}))
     return out
 
 
