@@ -145,7 +145,7 @@ def transcribe(file: Path, as_json: bool, num_speakers: int | None, asr_backend:
         click.echo(f"warning: {p}", err=True)
     try:
         model = models.transcriber(settings, asr_backend)
-    except ValueError as exc:  # an unknown backend name
+    except ValueError as exc:  # an unknown backend or dtype name, a model that cannot be converted
         raise click.UsageError(str(exc)) from None
     transcript = model.transcribe(samples)
     found = find_turns(samples, models.voice_encoder(settings), profiles.get(settings.host_name), num_speakers=num_speakers)
