@@ -73,5 +73,8 @@ class Transcriber(WindowedTranscriber):
         )
         ends = np.array([c["end"] for c in clip_timestamps])
         starts = np.array([c["start"] for c in clip_timestamps])
-        # a generator: decoding happens while iterating
-        return [(seg, float(ends[max(np.searchsorted(starts, seg.start, "right") - 1, 0)])) for seg in segments]
+        # a generator: decoding happens while iterating. faster-whisper counts a clip's offset in whole 10 ms
+        # frames, so a segment can start up to 10 ms before its clip (monologue-01: 26.49 s in the clip from
+        # 26.496 s); looked up by its start alone it went to the clip before, and its words were all cut to
+        # that clip's end (26.50 s for a 6 s sentence).
+        return [(seg, float(ends[max(np.searchsorted(starts, seg.start + 0.02, "right") - 1, 0)])) for seg in segments]
