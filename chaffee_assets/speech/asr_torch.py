@@ -214,8 +214,10 @@ class TorchTranscriber(WindowedTranscriber):
         return step
 
     def _segments(self, result, words, offset: float, duration: float) -> list[Segment]:
-        """Split one clip's tokens at timestamp tokens into segments (times from the tokens); each word goes
-        to the segment holding its first token."""
+        """Split one clip's tokens at timestamp tokens into segments; each word goes to the segment holding
+        its first token. A segment's times are its words' span; the timestamp tokens' times only where it has
+        no words. tiny.en mostly predicts whole seconds, so token times alone ran a segment up to 0.6 s into
+        the next one (interview-01, monologue-02), which the segment-quality check rejects."""
         from chaffee_assets.speech.guards import compression_ratio
 
         begin, tokens = self.vocab.timestamp_begin, result.tokens
@@ -235,6 +237,8 @@ class TorchTranscriber(WindowedTranscriber):
         for seg_start, seg_end, seg_tokens, first in spans:
             text = self.tokenizer.decode(seg_tokens)
             mine = [w for w in words if first <= w.first_token < first + len(seg_tokens)]
+            if mine:  # as openai-whisper and faster-whisper do with word times: the words' span
+                seg_start, seg_end = mine[0].start, mine[-1].end
             segments.append(Segment(
                 offset + seg_start, offset + max(seg_end, seg_start), text, result.avg_logprob, result.no_speech_prob,
                 compression_ratio(text), [Word(offset + w.start, offset + w.end, w.word, w.probability) for w in mine]))
