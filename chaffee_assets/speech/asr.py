@@ -1,7 +1,7 @@
 """Whisper ASR: the faster-whisper (CTranslate2) backend, and the names the rest of the engine imports.
 
 The records live in records.py, the window/clip/guard plumbing shared by every backend in windowed.py,
-the PyTorch backend in asr_torch.py; `transcriber()` picks a backend by name (CHAFFEE_ASR_BACKEND)."""
+the PyTorch backend in asr_torch.py; models.transcriber() picks one by CHAFFEE_ASR_BACKEND (pick_backend)."""
 
 from __future__ import annotations
 
