@@ -16,6 +16,16 @@ from chaffee_assets.speech.backend_compare import compare, reference_files
 from tests.conftest import SAMPLE
 
 
+@pytest.fixture(scope="module", autouse=True)
+def torch_threads_restored():
+    """cpu_threads=1 sets torch's process-wide thread count: the later test modules get theirs back."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("models")
@@ -152,3 +162,23 @@ def test_int8_ctranslate2_weights_read_back(torch_model, tmp_path):
         step = np.abs(original[name].astype(np.float32)).max() / 127
         assert quantized[name].dtype.kind == "f" and quantized[name].shape == original[name].shape, name
         assert np.abs(quantized[name] - original[name].astype(np.float32)).max() <= step, name
+
+
+def test_transcribe_command_names_the_backend_that_ran(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from chaffee_assets.cli import main
+
+    monkeypatch.setenv("CHAFFEE_HOME", str(tmp_path))  # the bundled model is converted here
+    monkeypatch.setenv("CHAFFEE_CPU_THREADS", "1")
+    result = CliRunner().invoke(main, ["transcribe", str(SAMPLE / "sample.wav"), "--json", "--backend", "torch"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["asr_backend"], doc["asr_model"], doc["asr_dtype"]) == ("torch", "bundled", "float32")
+    assert len(doc["segments"]) > 5 and all(s["words"] for s in doc["segments"])
+    assert list((tmp_path / "models").glob("whisper-ct2-*/model.safetensors"))
+    monkeypatch.setenv("CHAFFEE_ASR_BACKEND", "tensorrt")
+    refused = CliRunner().invoke(main, ["transcribe", str(SAMPLE / "sample.wav"), "--json"])
+    assert refused.exit_code == 2 and "CHAFFEE_ASR_BACKEND='tensorrt'" in refused.output
