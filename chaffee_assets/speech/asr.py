@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from chaffee_assets.speech.records import Segment, Transcript, Word
 from chaffee_assets.speech.guards import Guards, max_ngram_repeats
+from chaffee_assets.speech.records import Segment, Transcript, Word
 from chaffee_assets.speech.windowed import DEFAULT_VAD, WindowedTranscriber, clips, windows
 
 __all__ = ["BACKENDS", "DEFAULT_VAD", "Guards", "Segment", "Transcriber", "Transcript", "WindowedTranscriber", "Word",
