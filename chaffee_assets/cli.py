@@ -139,7 +139,9 @@ def _why_unfinished(state: str, run) -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the transcript JSON (engine only, no database).")
 @click.option("--num-speakers", type=int, help="Skip speaker-count estimation.")
-def transcribe(file: Path, as_json: bool, num_speakers: int | None) -> None:
+@click.option("--backend", "asr_backend", type=click.Choice(["ctranslate2", "torch", "auto"]),
+              help="ASR backend (default: CHAFFEE_ASR_BACKEND, auto unless set: ctranslate2 on CPU, torch on CUDA).")
+def transcribe(file: Path, as_json: bool, num_speakers: int | None, asr_backend: str | None) -> None:
     """Transcribe one file with speakers (engine only)."""
     from chaffee_assets.speech import audio, models
     from chaffee_assets.speech.attribution import attribute, find_turns
@@ -150,12 +152,19 @@ def transcribe(file: Path, as_json: bool, num_speakers: int | None) -> None:
     profiles, problems = load_profiles(settings.voices_dir)
     for p in problems:
         click.echo(f"warning: {p}", err=True)
-    transcript = models.transcriber(settings).transcribe(samples)
+    try:
+        model = models.transcriber(settings, asr_backend)
+    except ValueError as exc:  # an unknown backend or dtype name, a model that cannot be converted
+        raise click.UsageError(str(exc)) from None
+    transcript = model.transcribe(samples)
     found = find_turns(samples, models.voice_encoder(settings), find_profile(profiles, settings.host_name), num_speakers=num_speakers)
     labelled = attribute(transcript.segments, found, profiles)
     if as_json:
         doc = {
             "duration_s": round(transcript.duration_s, 3),
+            "asr_backend": model.backend,
+            "asr_model": model.model_name,
+            "asr_dtype": model.dtype,
             "speaker_path": found.path,
             "speaker_reason": found.reason,
             "segments": [

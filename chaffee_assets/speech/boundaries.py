@@ -11,10 +11,8 @@ segment_quality check, which fails that video with the rule and the segment.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from chaffee_assets.speech.asr import Segment
+from chaffee_assets.speech.records import Segment
 
 TOLERANCE_S = 0.05
 

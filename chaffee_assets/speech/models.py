@@ -14,8 +14,15 @@ _locks = {name: threading.Lock() for name in ("asr", "voice", "text", "warm")}
 _warming = False
 
 
-def transcriber(s: Settings):
+def transcriber(s: Settings, backend: str | None = None):
+    """The ASR model of CHAFFEE_ASR_BACKEND (or `backend`): an unknown name raises ValueError naming it."""
+    from chaffee_assets.speech.asr import pick_backend
+
+    chosen = pick_backend(backend or s.asr_backend, s.device)
     with _locks["asr"]:
+        if chosen == "torch":
+            return _torch_transcriber(s.asr_model, s.device, s.torch_dtype, s.asr_batch_size, s.beam_size,
+                                      s.cpu_threads, str(s.models_dir))
         return _transcriber(s.asr_model, s.device, s.compute_type, s.asr_batch_size, s.beam_size, s.cpu_threads)
 
 
@@ -61,6 +68,15 @@ def _transcriber(model: str, device: str, compute_type: str, batch_size: int, be
 
     return Transcriber(model, device=device, compute_type=compute_type, batch_size=batch_size,
                        beam_size=beam_size, cpu_threads=cpu_threads)
+
+
+@lru_cache(maxsize=2)
+def _torch_transcriber(model: str, device: str, dtype: str, batch_size: int, beam_size: int, cpu_threads: int,
+                       cache_root: str):
+    from chaffee_assets.speech.asr_torch import TorchTranscriber
+
+    return TorchTranscriber(model, device=device, dtype=dtype, cache_root=cache_root, batch_size=batch_size,
+                            beam_size=beam_size, cpu_threads=cpu_threads)
 
 
 @lru_cache(maxsize=2)

@@ -44,4 +44,5 @@ def transcripts(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
         done = each_video(context, database, "transcripts", transcribe, keys)
     meta = summary(done, context.partition_keys, clock.seconds, compute)
     meta["segments"] = sum(f["segments"] for f in done.values())
+    meta.update(asr_backend=model.backend, asr_model=model.model_name, asr_dtype=model.dtype)  # what ran
     return dg.MaterializeResult(metadata=meta)
