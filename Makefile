@@ -2,6 +2,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BENCH_REPEAT ?= 2  # rounds of `make bench`; each mode reports its fastest
+BENCH_BACKENDS ?= torch  # measured beside the configured ASR backend (ctranslate2 on CPU)
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 # The CPU build of torch here; on a CUDA box e.g. `make setup TORCH="torch==2.13.0 --index-url <your wheel index>"`.
@@ -55,7 +56,8 @@ bench/corpus/audio:
 	$(PY) scripts/synth_corpus.py bench bench/corpus --minutes 24 --interview-share 0.2 --seed 7
 
 bench: setup bench/corpus/audio
-	$(VENV)/bin/chaffee bench --corpus bench/corpus --json bench/out/report.json --repeat $(BENCH_REPEAT)
+	$(VENV)/bin/chaffee bench --corpus bench/corpus --json bench/out/report.json --repeat $(BENCH_REPEAT) \
+		--backends $(BENCH_BACKENDS)
 
 # 16 generated interviews/controls in voices the demo does not have; DER and host attribution per file.
 bench/interviews/audio:

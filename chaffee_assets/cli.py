@@ -307,11 +307,13 @@ def stats(as_json: bool) -> None:
               help="Report path; .md and .png are written beside it.")
 @click.option("--repeat", type=click.IntRange(1), default=1, show_default=True,
               help="Rounds of the three modes, interleaved; each mode reports its fastest round.")
-def bench(corpus: Path, json_out: Path, repeat: int) -> None:
+@click.option("--backends", default="", help="Other ASR backends to measure too (comma-separated: torch, "
+              "ctranslate2): their ASR-only ceiling and pipeline, interleaved in the same rounds.")
+def bench(corpus: Path, json_out: Path, repeat: int, backends: str) -> None:
     """ASR-only ceiling, the old per-video design and the Dagster pipeline on one corpus, in one run."""
     from chaffee_assets.bench import harness, report
 
-    doc = harness.run(corpus, json_out, repeat)
+    doc = harness.run(corpus, json_out, repeat, tuple(b for b in backends.split(",") if b))
     click.echo(report.markdown(doc))
 
 

@@ -52,24 +52,23 @@ def device_name(settings: Settings) -> str:
     return f"cpu: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
 
 
-def asr_only(files: list[Path], settings: Settings) -> dict:
-    from chaffee_assets.speech.asr import Transcriber
+def asr_only(files: list[Path], settings: Settings, backend: str) -> dict:
+    from chaffee_assets.speech import models
 
     clock = time.perf_counter()
-    model = Transcriber(settings.asr_model, device=settings.device, compute_type=settings.compute_type,
-                        batch_size=settings.asr_batch_size, beam_size=settings.beam_size, cpu_threads=settings.cpu_threads)
+    model = models.transcriber(settings, backend, fresh=True)  # the load is part of the ceiling
     compute = sum(t.compute_s for _key, t, _queued in model.transcribe_many((f.stem, f) for f in files))
     wall = time.perf_counter() - clock
     return {"wall_s": wall, "busy_fraction": compute / wall}
 
 
-def pipeline(files: list[Path], settings: Settings, voices: Path, work: Path) -> dict:
+def pipeline(files: list[Path], settings: Settings, voices: Path, work: Path, backend: str) -> dict:
     """`chaffee ingest` in a child process against a prepared database (a deployment already has one)."""
     from chaffee_assets import runtime
 
     home = work / "home"
     work.mkdir(parents=True)
-    with environment(CHAFFEE_HOME=home, VOICES_DIR=voices):
+    with environment(CHAFFEE_HOME=home, VOICES_DIR=voices, CHAFFEE_ASR_BACKEND=backend):
         runtime.prepare(get_settings())  # initdb + schema creation: one-time set-up, not timed
         runtime.instance()
         env = dict(os.environ)
@@ -114,7 +113,10 @@ def _run_metadata() -> tuple[dict, float, dict]:
     return stages, compute, extra
 
 
-def run(corpus: Path, out: Path, repeat: int = 1) -> dict:
+def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()) -> dict:
+    """The three modes with the configured ASR backend, best of `repeat` interleaved rounds; with more
+    `backends`, the ASR-only ceiling and the pipeline for each of them too (the naive mode is the old
+    faster-whisper design, run once per round)."""
     from chaffee_assets.bench import naive, report
     from chaffee_assets.speech.vad import speech_regions
     from chaffee_assets.speech.voice import VoiceEncoder, enroll
@@ -137,22 +139,33 @@ def run(corpus: Path, out: Path, repeat: int = 1) -> dict:
 
         profiles, _ = load_profiles(voices)
 
+        from chaffee_assets.speech.asr import pick_backend
+
+        main = pick_backend(settings.asr_backend, settings.device)
+        others = [b for b in dict.fromkeys(pick_backend(b, settings.device) for b in backends) if b != main]
         samples: dict[str, list[dict]] = {"asr_only": [], "naive": [], "pipeline": []}
+        samples.update({f"{mode}:{b}": [] for b in others for mode in ("asr_only", "pipeline")})
         for round_ in range(repeat):  # interleaved, so a slow spell of the machine hits every mode
-            samples["asr_only"].append(asr_only(files, settings))
+            samples["asr_only"].append(asr_only(files, settings, main))
             _progress("asr_only", samples["asr_only"][-1], audio_s)
+            for b in others:
+                samples[f"asr_only:{b}"].append(asr_only(files, settings, b))
+                _progress(f"asr_only:{b}", samples[f"asr_only:{b}"][-1], audio_s)
             with environment(CHAFFEE_HOME=work / f"naive-home-{round_}"):
                 try:
                     samples["naive"].append(naive.run(files, settings, db.database_url(get_settings()), profiles))
                     _progress("naive", samples["naive"][-1], audio_s)
                 finally:
                     db.stop_embedded(get_settings())
-            try:
-                samples["pipeline"].append(pipeline(files, settings, voices, work / f"pipeline-{round_}"))
-                _progress("pipeline", samples["pipeline"][-1], audio_s)
-            finally:
-                with environment(CHAFFEE_HOME=work / f"pipeline-{round_}" / "home"):
-                    db.stop_embedded(get_settings())
+            for b in [main, *others]:
+                mode, where = ("pipeline", work / f"pipeline-{round_}") if b == main else \
+                    (f"pipeline:{b}", work / f"pipeline-{b}-{round_}")
+                try:
+                    samples[mode].append(pipeline(files, settings, voices, where, b))
+                    _progress(mode, samples[mode][-1], audio_s)
+                finally:
+                    with environment(CHAFFEE_HOME=where / "home"):
+                        db.stop_embedded(get_settings())
     # best of the rounds: on a shared machine noise only ever adds time
     results = {mode: dict(min(runs, key=lambda r: r["wall_s"]), walls_s=[r["wall_s"] for r in runs])
                for mode, runs in samples.items()}
@@ -161,12 +174,18 @@ def run(corpus: Path, out: Path, repeat: int = 1) -> dict:
         r["x_realtime"] = audio_s / r["wall_s"]
     doc = {
         "device": device_name(settings),
+        "asr_backend": main,
         "asr_model": settings.asr_model if settings.asr_model != "bundled" else "tiny.en (bundled)",
         "corpus": {"files": len(files), "audio_s": round(audio_s, 2), "path": str(corpus)},
         "repeat": repeat,
-        **{k: _rounded(v) for k, v in results.items()},
+        **{k: _rounded(v) for k, v in results.items() if ":" not in k},
         "speedup_vs_naive": round(results["pipeline"]["x_realtime"] / results["naive"]["x_realtime"], 3),
         "efficiency_vs_asr_only": round(results["pipeline"]["x_realtime"] / results["asr_only"]["x_realtime"], 3),
+        "other_backends": {b: {"asr_only": _rounded(results[f"asr_only:{b}"]),
+                               "pipeline": _rounded(results[f"pipeline:{b}"]),
+                               "efficiency_vs_asr_only": round(results[f"pipeline:{b}"]["x_realtime"]
+                                                               / results[f"asr_only:{b}"]["x_realtime"], 3)}
+                           for b in others},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1) + "\n")

@@ -23,8 +23,17 @@ def markdown(doc: dict) -> str:
         busy = f"{r['busy_fraction']:.2f}" if "busy_fraction" in r else "-"
         rounds = ", ".join(f"{w:.1f}" for w in r.get("walls_s", [r["wall_s"]]))
         lines.append(f"| {mode} | {r['wall_s']:.1f} | {r['x_realtime']:.2f} | {busy} | {rounds} |")
+    for backend, other in doc.get("other_backends", {}).items():
+        for mode in ("asr_only", "pipeline"):
+            r = other[mode]
+            rounds = ", ".join(f"{w:.1f}" for w in r.get("walls_s", [r["wall_s"]]))
+            lines.append(f"| {mode} ({backend}) | {r['wall_s']:.1f} | {r['x_realtime']:.2f} | "
+                         f"{r['busy_fraction']:.2f} | {rounds} |")
     lines += [
         "",
+        f"- ASR backend: {doc.get('asr_backend', 'ctranslate2')}"
+        + "".join(f"; {b}: pipeline vs its ASR-only ceiling **{o['efficiency_vs_asr_only']:.2f}**"
+                  for b, o in doc.get("other_backends", {}).items()),
         f"- pipeline vs naive: **{doc['speedup_vs_naive']:.2f}x**",
         f"- pipeline vs ASR-only ceiling: **{doc['efficiency_vs_asr_only']:.2f}**",
     ]

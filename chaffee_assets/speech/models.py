@@ -14,16 +14,19 @@ _locks = {name: threading.Lock() for name in ("asr", "voice", "text", "warm")}
 _warming = False
 
 
-def transcriber(s: Settings, backend: str | None = None):
-    """The ASR model of CHAFFEE_ASR_BACKEND (or `backend`): an unknown name raises ValueError naming it."""
+def transcriber(s: Settings, backend: str | None = None, *, fresh: bool = False):
+    """The ASR model of CHAFFEE_ASR_BACKEND (or `backend`): an unknown name raises ValueError naming it.
+    fresh: a new instance, not the process's shared one (the benchmark times the load)."""
     from chaffee_assets.speech.asr import pick_backend
 
     chosen = pick_backend(backend or s.asr_backend, s.device)
     with _locks["asr"]:
         if chosen == "torch":
-            return _torch_transcriber(s.asr_model, s.device, s.torch_dtype, s.asr_batch_size, s.beam_size,
-                                      s.cpu_threads, str(s.models_dir))
-        return _transcriber(s.asr_model, s.device, s.compute_type, s.asr_batch_size, s.beam_size, s.cpu_threads)
+            load = _torch_transcriber.__wrapped__ if fresh else _torch_transcriber
+            return load(s.asr_model, s.device, s.torch_dtype, s.asr_batch_size, s.beam_size, s.cpu_threads,
+                        str(s.models_dir))
+        load = _transcriber.__wrapped__ if fresh else _transcriber
+        return load(s.asr_model, s.device, s.compute_type, s.asr_batch_size, s.beam_size, s.cpu_threads)
 
 
 def voice_encoder(s: Settings):
