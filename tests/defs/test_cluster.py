@@ -32,6 +32,8 @@ from tests.defs.test_pools import overlaps
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="redis-server not installed (make system-deps)")
 VIDEOS = ("interview-01.flac", "monologue-01.flac")  # both speaker paths: diarized and monologue fast-path
+# Exported by the session's runtime.prepare; a later prepare keeps an exported Dagster storage URL.
+SESSION_STORAGE = ("CHAFFEE_DAGSTER_PG_URL", "DAGSTER_HOME", "DATABASE_URL")
 
 
 def stored_segments(settings) -> list[tuple]:
@@ -52,7 +54,8 @@ def demo_folder(tmp_path_factory):
 def in_process_segments(demo_folder, tmp_path_factory) -> list[tuple]:
     """The segments of the same videos ingested in process (`chaffee ingest`, its own CHAFFEE_HOME)."""
     home = tmp_path_factory.mktemp("in_process")
-    env = {**os.environ, "CHAFFEE_HOME": str(home), "CHAFFEE_EXECUTOR": "in_process", "PYTHONPATH": str(REPO_ROOT)}
+    env = {k: v for k, v in os.environ.items() if k not in SESSION_STORAGE}
+    env.update(CHAFFEE_HOME=str(home), CHAFFEE_EXECUTOR="in_process", PYTHONPATH=str(REPO_ROOT))
     done = subprocess.run([sys.executable, "-m", "chaffee_assets.cli", "ingest", "--source", "local", "--path",
                            str(demo_folder)], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -66,6 +69,8 @@ def in_process_segments(demo_folder, tmp_path_factory) -> list[tuple]:
 @pytest.fixture()
 def cluster_home(tmp_path, restore_env):
     """A fresh CHAFFEE_HOME prepared in this process (to read its instance), its database stopped after."""
+    for name in SESSION_STORAGE:  # the session's Dagster storage (other tests' runs) is not this cluster's
+        os.environ.pop(name, None)
     os.environ["CHAFFEE_HOME"] = str(tmp_path / "cluster")
     settings = get_settings()
     runtime.prepare(settings)

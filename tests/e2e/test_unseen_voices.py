@@ -4,6 +4,7 @@ is `host`, and one monologue with a segment defect the boundary repair cannot fi
 ingest` (real Dagster runs, real models, embedded Postgres): three videos stored, one failed and named."""
 
 import dataclasses
+import os
 import random
 import shutil
 import sys
@@ -64,6 +65,8 @@ def ingested(corpus, dagster_env):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Files, "read_transcript", read_transcript)
+        for name in ("VOICES_DIR", "CHAFFEE_SKIP_SHORTS"):  # ingest sets them for this process: undone after
+            patch.setenv(name, os.environ.get(name, ""))
         result = CliRunner().invoke(main, ["ingest", "--source", "local", "--path", str(media),
                                            "--voices-dir", str(voices)])
     return ids, result
