@@ -32,12 +32,12 @@ def _checked_keys(context, database) -> list[str]:
     return [k for k, s in database.run(catalog.statuses, context.partition_keys).items() if s not in catalog.INACTIVE]
 
 
-def _fail_videos(context, database, check: str, problems: dict[str, list[str]]) -> None:
+def _fail_videos(context, database, check: str, problems: dict[str, list[str]], outcome: str) -> None:
     """Each video with problems is marked failed with the check, the first rule it broke and the segment;
     later stages pass over it and the run's other videos go on. A later run retries it from raw_audio."""
     for key, found in problems.items():
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        message = f"{check} failed for video {key}: {found[0]}{more}; not stored, a re-run retries it"
+        message = f"{check} failed for video {key}: {found[0]}{more}; {outcome}"
         context.log.error(message)
         database.run(catalog.mark, key, "failed", error=message)
 
@@ -59,7 +59,7 @@ def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) 
                 found = [f"labels unreadable ({type(exc).__name__}: {exc})"]
             if found:
                 problems[key] = found
-        _fail_videos(context, database, "segment_quality", problems)
+        _fail_videos(context, database, "segment_quality", problems, "not stored, a re-run retries it")
     return _result(problems, len(keys))
 
 
@@ -85,7 +85,7 @@ def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) 
             if found + wrong:
                 problems[key] = found + wrong
         if not vector_errors:
-            _fail_videos(context, database, "stored_segments", problems)
+            _fail_videos(context, database, "stored_segments", problems, "a re-run replaces its rows")
     return _result(problems, len(keys), dg.AssetCheckSeverity.ERROR if vector_errors else dg.AssetCheckSeverity.WARN)
 
 
