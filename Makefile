@@ -57,7 +57,7 @@ bench/corpus/audio:
 
 bench: setup bench/corpus/audio
 	$(VENV)/bin/chaffee bench --corpus bench/corpus --json bench/out/report.json --repeat $(BENCH_REPEAT) \
-		--backends $(BENCH_BACKENDS)
+		--backends "$(BENCH_BACKENDS)"
 
 # 16 generated interviews/controls in voices the demo does not have; DER and host attribution per file.
 bench/interviews/audio:
