@@ -313,7 +313,7 @@ def bench(corpus: Path, json_out: Path, repeat: int, backends: str) -> None:
     """ASR-only ceiling, the old per-video design and the Dagster pipeline on one corpus, in one run."""
     from chaffee_assets.bench import harness, report
 
-    doc = harness.run(corpus, json_out, repeat, tuple(b for b in backends.split(",") if b))
+    doc = harness.run(corpus, json_out, repeat, tuple(b.strip() for b in backends.split(",") if b.strip()))
     click.echo(report.markdown(doc))
 
 
