@@ -38,4 +38,4 @@ python -c 'import chaffee_assets, sys; sys.exit(not chaffee_assets.__file__.star
 chaffee transcribe "$repo/demo/audio/monologue-01.flac" --json > transcript.json
 python -c 'import json; d = json.load(open("transcript.json")); print("transcribe:", len(d["segments"]), "segments")'
 chaffee bench --corpus "$repo/demo" --json "$work/bench/report.json"
-echo "bundle-check passed: $(du -sh "$work/send" | cut -f1) sent in $(ls "$work"/send/bundle.tar.part-* | wc -l) parts"
+echo "bundle-check passed: $(du -ch "$work"/send/bundle.tar.part-* | tail -1 | cut -f1) sent in $(ls "$work"/send/bundle.tar.part-* | wc -l) parts"
