@@ -78,7 +78,7 @@ def interview(synth, rng, host, guests, pattern, target_s):
     """(audio, turns): host and guests alternate (guests in random order) until target_s is reached;
     a pattern without a plan for one side leaves that side silent."""
     host_plan, guest_plan = PATTERNS[pattern]
-    chunks, turns, n = [np.zeros(round(rng.uniform(*TURN_PAUSE) * SR), np.float32)], [], 0
+    chunks, turns = [np.zeros(round(rng.uniform(*TURN_PAUSE) * SR), np.float32)], []
     n = chunks[0].size
     speaker = host if host_plan else guests[0]
     while n < target_s * SR:
