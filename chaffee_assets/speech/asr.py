@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from chaffee_assets.speech.audio import SAMPLE_RATE
 from chaffee_assets.speech.guards import Guards, max_ngram_repeats
 from chaffee_assets.speech.records import Segment, Transcript, Word
 from chaffee_assets.speech.windowed import DEFAULT_VAD, WindowedTranscriber, clips, windows
@@ -54,27 +55,38 @@ class Transcriber(WindowedTranscriber):
                                   cpu_threads=cpu_threads)
         self.pipeline = BatchedInferencePipeline(self.model)
 
-    def _decode(self, audio: np.ndarray, clip_timestamps: list[dict]) -> list[tuple[Any, float]]:
-        """(faster-whisper segment, end of its clip in seconds): the decoder may place a last timestamp in
-        the clip's padding, past the audio it was given."""
-        if not clip_timestamps:
+    def decode_clips(self, pieces: list[np.ndarray]) -> list[tuple[list[Any], float]]:
+        """One batch through faster-whisper's batched pipeline: the clips laid end to end with 1 s of
+        zeros between them, as one array with their clip_timestamps (each clip is featurised and decoded
+        alone, so clips of different files share the batch). Segments go back to the clip they start in."""
+        if not pieces:
             return []
+        gap, starts, parts, at = SAMPLE_RATE, [], [], 0
+        for piece in pieces:
+            starts.append(at)
+            parts += [np.asarray(piece, np.float32), np.zeros(gap, np.float32)]
+            at += piece.size + gap
+        # +1e-7 s: faster-whisper truncates seconds x 16000 to a sample, and n / 16000 * 16000 can fall below n
+        stamps = [{"start": s / SAMPLE_RATE + 1e-7, "end": (s + p.size) / SAMPLE_RATE + 1e-7}
+                  for s, p in zip(starts, pieces)]
         segments, _info = self.pipeline.transcribe(
-            audio,
+            np.concatenate(parts),
             language="en",
-            batch_size=self.batch_size,
+            batch_size=len(pieces),
             beam_size=self.beam_size,
             repetition_penalty=self.repetition_penalty,
             without_timestamps=False,  # sentence-sized segments, so a guard never drops a whole 30 s chunk
             word_timestamps=True,
             chunk_length=self.chunk_length,
             vad_filter=False,
-            clip_timestamps=clip_timestamps,  # from our VAD pass: the pipeline runs none of its own
+            clip_timestamps=stamps,  # from our VAD pass: the pipeline runs none of its own
         )
-        ends = np.array([c["end"] for c in clip_timestamps])
-        starts = np.array([c["start"] for c in clip_timestamps])
+        bases = np.array(starts) / SAMPLE_RATE
+        out: list[tuple[list[Any], float]] = [([], float(b)) for b in bases]
         # a generator: decoding happens while iterating. faster-whisper counts a clip's offset in whole 10 ms
         # frames, so a segment can start up to 10 ms before its clip (monologue-01: 26.49 s in the clip from
         # 26.496 s); looked up by its start alone it went to the clip before, and its words were all cut to
         # that clip's end (26.50 s for a 6 s sentence).
-        return [(seg, float(ends[max(np.searchsorted(starts, seg.start + 0.02, "right") - 1, 0)])) for seg in segments]
+        for seg in segments:
+            out[max(int(np.searchsorted(bases, seg.start + 0.02, "right")) - 1, 0)][0].append(seg)
+        return out

@@ -139,49 +139,28 @@ class TorchTranscriber(WindowedTranscriber):
                     for name in ("suppress_tokens", "begin_suppress_tokens")]  # hub checkpoints: generation config
         self.vocab = Vocab.of(self.tokenizer, config.vocab_size, list(suppress[0]), list(suppress[1]))
 
-    def _decode(self, audio: np.ndarray, clip_timestamps: list[dict]) -> list[tuple[Any, float]]:
-        out = []
-        for i in range(0, len(clip_timestamps), self.batch_size):
-            batch = clip_timestamps[i : i + self.batch_size]
-            out += self._decode_batch([audio[int(c["start"] * SAMPLE_RATE) : int(c["end"] * SAMPLE_RATE)]
-                                       for c in batch], batch)
-        return out
-
-    def _decode_batch(self, pieces: list[np.ndarray], batch: list[dict]) -> list[tuple[Segment, float]]:
+    def decode_clips(self, pieces: list[np.ndarray]) -> list[tuple[list[Segment], float]]:
+        """One batch: log-mel on the device, the encoder, beam search, then word times from one
+        teacher-forced pass (word_timing.align). Times are seconds from each clip's start."""
         import torch
 
+        from chaffee_assets.speech.log_mel import log_mel
         from chaffee_assets.speech.whisper_decode import BeamSearch
         from chaffee_assets.speech.word_timing import align
 
-        mel = self._mel(pieces)
+        if not pieces:
+            return []
+        mel = log_mel(pieces, self.features.mel_filters, self.device, self.features.nb_max_frames)
         with torch.inference_mode():
-            encoded = self.model.model.encoder(mel.to(self.device, self.torch_dtype)).last_hidden_state
-            k = self.beam_size
-            decoded = BeamSearch(self._stepper(encoded), self.vocab, k,
+            encoded = self.model.model.encoder(mel.to(self.torch_dtype)).last_hidden_state
+            decoded = BeamSearch(self._stepper(encoded), self.vocab, self.beam_size,
                                  self.repetition_penalty, MAX_TOKENS)(len(pieces), self.device)
         texts = [[t for t in d.tokens if t < self.vocab.eot] for d in decoded]
         durations = [p.size / SAMPLE_RATE for p in pieces]
         words = align(self.model, self.tokenizer, self.heads, encoded, self.vocab.prompt, self.vocab.no_timestamps,
                       self.vocab.eot, texts, durations)
-        out = []
-        for clip, result, clip_words, duration in zip(batch, decoded, words, durations):
-            out += [(seg, clip["end"]) for seg in self._segments(result, clip_words, clip["start"], duration)]
-        return out
-
-    def _mel(self, pieces: list[np.ndarray]):
-        """Log-mel of each clip as faster-whisper's batched pipeline makes it: the clip (plus 10 ms of
-        zeros) alone, so its loudest frame sets the 80 dB floor, then zero frames up to 30 s. Padding the
-        audio to 30 s first (openai-whisper, transformers' default) gave other no-speech probabilities:
-        0.012 against faster-whisper's 0.134 on sample.wav's first clip."""
-        import torch
-
-        frames, out = self.features.nb_max_frames, []
-        for piece in pieces:
-            padded = np.concatenate([piece.astype(np.float32), np.zeros(160, np.float32)])
-            mel = self.features(padded, sampling_rate=SAMPLE_RATE, padding="longest", return_tensors="pt",
-                                device=str(self.device)).input_features[..., :frames]
-            out.append(torch.nn.functional.pad(mel, (0, frames - mel.shape[-1])))
-        return torch.cat(out)
+        return [(self._segments(result, clip_words, 0.0, duration), 0.0)
+                for result, clip_words, duration in zip(decoded, words, durations)]
 
     def _stepper(self, encoded):
         """One decoder step over a KV cache for beam_size rows per clip. The cross-attention keys and values

@@ -24,9 +24,10 @@ def transcriber(s: Settings, backend: str | None = None, *, fresh: bool = False)
         if chosen == "torch":
             load = _torch_transcriber.__wrapped__ if fresh else _torch_transcriber
             return load(s.asr_model, s.device, s.torch_dtype, s.asr_batch_size, s.beam_size, s.cpu_threads,
-                        str(s.models_dir))
+                        str(s.models_dir), s.asr_lookahead)
         load = _transcriber.__wrapped__ if fresh else _transcriber
-        return load(s.asr_model, s.device, s.compute_type, s.asr_batch_size, s.beam_size, s.cpu_threads)
+        return load(s.asr_model, s.device, s.compute_type, s.asr_batch_size, s.beam_size, s.cpu_threads,
+                    s.asr_lookahead)
 
 
 def voice_encoder(s: Settings):
@@ -66,20 +67,21 @@ def warm_up(s: Settings) -> threading.Thread | None:
 
 
 @lru_cache(maxsize=2)
-def _transcriber(model: str, device: str, compute_type: str, batch_size: int, beam_size: int, cpu_threads: int):
+def _transcriber(model: str, device: str, compute_type: str, batch_size: int, beam_size: int, cpu_threads: int,
+                 lookahead: int):
     from chaffee_assets.speech.asr import Transcriber
 
     return Transcriber(model, device=device, compute_type=compute_type, batch_size=batch_size,
-                       beam_size=beam_size, cpu_threads=cpu_threads)
+                       beam_size=beam_size, cpu_threads=cpu_threads, lookahead_batches=lookahead)
 
 
 @lru_cache(maxsize=2)
 def _torch_transcriber(model: str, device: str, dtype: str, batch_size: int, beam_size: int, cpu_threads: int,
-                       cache_root: str):
+                       cache_root: str, lookahead: int):
     from chaffee_assets.speech.asr_torch import TorchTranscriber
 
     return TorchTranscriber(model, device=device, dtype=dtype, cache_root=cache_root, batch_size=batch_size,
-                            beam_size=beam_size, cpu_threads=cpu_threads)
+                            beam_size=beam_size, cpu_threads=cpu_threads, lookahead_batches=lookahead)
 
 
 @lru_cache(maxsize=2)

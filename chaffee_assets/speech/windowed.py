@@ -1,25 +1,22 @@
-"""Backend-independent ASR plumbing: VAD clips, windows of long files, hallucination guards, and the
-window-by-window driver every Whisper backend (faster-whisper, PyTorch) shares. A backend only decodes a
-batch of clips of one window (WindowedTranscriber._decode)."""
+"""Backend-independent ASR plumbing: VAD clips, windows of long files, hallucination guards, and the driver
+every Whisper backend (faster-whisper, PyTorch) shares. A backend only decodes one batch of clips
+(WindowedTranscriber.decode_clips); asr_stream.ClipStream fills the batches from every file of a run."""
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from chaffee_assets.speech.audio import SAMPLE_RATE
-from chaffee_assets.speech.boundaries import repair
 from chaffee_assets.speech.guards import Guards
-from chaffee_assets.speech.records import Segment, Transcript, Word
+from chaffee_assets.speech.records import Segment, Transcript
 from chaffee_assets.speech.vad import FRAME, Region, regions, speech_probs
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from chaffee_assets.speech.asr_stream import Finished
 
 
 # Decoding settings, measured with tiny.en int8 on 2 CPU cores. WER on pyannote sample.wav (real phone call,
@@ -51,26 +48,9 @@ def clips(regions: list[Region], chunk_s: float, max_gap_s: float) -> list[dict]
     return out
 
 
-@dataclass
-class _Pieces:
-    """A transcript being put together window by window."""
-
-    kept: list[Segment] = field(default_factory=list)
-    dropped: list[tuple[Segment, str]] = field(default_factory=list)
-    probs: list[np.ndarray] = field(default_factory=list)
-    samples: int = 0
-    compute_s: float = 0.0
-
-    def transcript(self) -> Transcript:
-        """The file's transcript, its segment boundaries repaired (boundaries.repair)."""
-        probs = np.concatenate(self.probs) if self.probs else np.zeros(0, dtype=np.float32)
-        duration = self.samples / SAMPLE_RATE
-        return Transcript(duration, repair(self.kept, duration), self.dropped, self.compute_s, probs)
-
-
 class WindowedTranscriber:
     """One loaded model, reused for every file of the process. Subclasses set backend, model_name and dtype
-    and implement _decode."""
+    and implement decode_clips; asr_stream.ClipStream batches the clips of every file."""
 
     backend = "none"
     model_name = ""
@@ -87,7 +67,8 @@ class WindowedTranscriber:
         chunk_length: int = 30,
         max_gap_s: float = 3.0,  # a longer pause between speech regions starts a new clip
         min_missed_s: float = 1.0,  # shortest wordless speech region worth a second decode; 0 turns it off
-        window_s: float = 600.0,  # longest audio decoded at once; longer files go window by window (memory)
+        window_s: float = 600.0,  # longest audio prepared at once; longer files go window by window (memory)
+        lookahead_batches: int = 4,  # clips sorted by length within this many batches (asr_stream)
     ) -> None:
         self.batch_size = batch_size
         self.beam_size = beam_size
@@ -98,20 +79,29 @@ class WindowedTranscriber:
         self.max_gap_s = max_gap_s
         self.min_missed_s = min_missed_s
         self.window_s = window_s
+        self.lookahead_batches = lookahead_batches
 
-    def _decode(self, audio: np.ndarray, clip_timestamps: list[dict]) -> list[tuple[Any, float]]:
-        """(segment, end of its clip in seconds) for the clips ({"start", "end"} seconds of audio), in time
-        order. A segment has start, end, text, avg_logprob, no_speech_prob, compression_ratio and words
-        (start, end, word, probability), times in seconds of this audio; the decoder may place a last
-        timestamp in the clip's padding, past the audio it was given, hence the clip's end."""
+    def decode_clips(self, pieces: list[np.ndarray]) -> list[tuple[list[Any], float]]:
+        """One batch (at most batch_size clips of 16 kHz samples) -> per clip (segments, base): the
+        segments in time order, their times in seconds with `base` at the clip's first sample. A segment
+        has start, end, text, avg_logprob, no_speech_prob, compression_ratio and words (start, end, word,
+        probability); the decoder may place a last timestamp past the clip's end (ClipStream cuts it)."""
         raise NotImplementedError
 
-    def _missed(self, regions: list[Region], segments: list) -> list[dict]:
-        """Speech regions (seconds) that got no word at all."""
+    def speech(self, probs: np.ndarray, duration: float) -> list[Region]:
+        """Speech regions of a window for ASR clips, from its silero probabilities."""
+        return regions(probs, duration, **self.vad)
+
+    def clips_of(self, speech: list[Region]) -> list[dict]:
+        return clips(speech, self.chunk_length, self.max_gap_s)
+
+    def missed(self, speech: list[Region], segments: list[Segment], offset: float) -> list[dict]:
+        """Speech regions (seconds of the window starting at `offset` s) that got no word at all: batched
+        decoding has no seek-and-retry, and tiny.en sometimes ends a clip early, losing whole sentences."""
         if self.min_missed_s <= 0:
             return []
-        mids = np.array([(w.start + w.end) / 2 for s, _end in segments for w in (s.words or [])])
-        return [{"start": r.start, "end": r.end} for r in regions
+        mids = np.array([(w.start + w.end) / 2 - offset for s in segments for w in s.words])
+        return [{"start": r.start, "end": r.end} for r in speech
                 if r.duration >= self.min_missed_s and not ((mids >= r.start) & (mids <= r.end)).any()]
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
@@ -126,88 +116,37 @@ class WindowedTranscriber:
         return self.transcribe_blocks(audio.blocks(path))
 
     def transcribe_blocks(self, blocks: Iterable[np.ndarray]) -> Transcript:
-        """Consecutive 16 kHz blocks of one recording -> one transcript with times from its start.
+        """Consecutive 16 kHz blocks of one recording -> one transcript with times from its start. The
+        audio is cut into windows of about window_s at quiet moments (windows()), so memory does not grow
+        with the file."""
+        from chaffee_assets.speech.asr_stream import ClipStream, records_of
+        from chaffee_assets.speech.prefetch import Loaded
 
-        The audio is cut into windows of about window_s at quiet moments (windows()); VAD, features and
-        batches then cover one window at a time, so memory does not grow with the file.
-        """
-        pieces = _Pieces()
-        for part in self.window_parts(blocks):
-            self._add(pieces, *part)
-        return pieces.transcript()
+        records = records_of("", window_parts(blocks, self.window_s), Loaded)
+        (done,) = ClipStream(self, self.lookahead_batches).run(records)
+        if isinstance(done.result, Exception):
+            raise done.result
+        return done.result
 
-    def window_parts(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """The CPU side of each window: (first sample, samples, silero speech probabilities)."""
-        for first, window in windows(blocks, self.window_s):
-            yield first, window, speech_probs(window)
+    def transcribe_many(self, items: Iterable[tuple[str, str | os.PathLike]], *, workers: int = 0,
+                        depth: int = 2) -> Iterator[Finished]:
+        """Every file of a run in one clip stream (asr_stream): batches span files and windows, and each
+        file is handed back (asr_stream.Finished: its transcript or its error) as soon as its last clip is
+        decoded; one bad file never stops the others. Files are read, cut into windows and run through
+        silero ahead of the model: on `workers` processes (prep.prepared), or on one thread when workers is
+        0. At most `depth` prepared windows wait (about 38 MB each for 10 min), plus one per worker being
+        made, plus the windows whose clips are in the stream's look-ahead."""
+        from chaffee_assets.speech.asr_stream import ClipStream
+        from chaffee_assets.speech.prep import prepared
 
-    def _add(self, pieces: _Pieces, first: int, window: np.ndarray, probs: np.ndarray) -> None:
-        started = time.perf_counter()
-        kept, dropped = self._transcribe_window(window, first / SAMPLE_RATE, probs)
-        pieces.compute_s += time.perf_counter() - started
-        pieces.kept += kept
-        pieces.dropped += dropped
-        pieces.probs.append(probs)
-        pieces.samples = first + window.size
+        records = prepared(dict(items), self.window_s, workers=workers, depth=depth)
+        return ClipStream(self, self.lookahead_batches).run(records)
 
-    def _transcribe_window(self, audio: np.ndarray, offset: float,
-                           probs: np.ndarray) -> tuple[list[Segment], list[tuple[Segment, str]]]:
-        duration = audio.size / SAMPLE_RATE
-        speech = regions(probs, duration, **self.vad)
-        raw = self._decode(audio, clips(speech, self.chunk_length, self.max_gap_s))
-        missed = self._missed(speech, raw)
-        if missed:  # each region alone in its own clip, all in one batch
-            log.info("re-decoding %d speech regions that got no words", len(missed))
-            raw = sorted(raw + self._decode(audio, missed), key=lambda pair: pair[0].start)
-        kept, dropped = [], []
-        for s, clip_end in raw:
-            limit = min(clip_end, duration)
-            seg = Segment(
-                start=offset + float(s.start),
-                end=offset + float(min(s.end, limit)),
-                text=s.text.strip(),
-                avg_logprob=float(s.avg_logprob),
-                no_speech_prob=float(s.no_speech_prob),
-                compression_ratio=float(s.compression_ratio),
-                words=[
-                    Word(offset + float(min(w.start, limit)), offset + float(min(w.end, limit)), w.word.strip(),
-                         float(w.probability))
-                    for w in (s.words or [])
-                    if w.word.strip()
-                ],
-            )
-            why = self.guards.reason(seg)
-            if why or seg.end <= seg.start:
-                dropped.append((seg, why or "empty span"))
-            else:
-                kept.append(seg)
-        return kept, dropped
 
-    def transcribe_many(
-        self, items: Iterable[tuple[str, str | os.PathLike]], depth: int = 1
-    ) -> Iterator[tuple[str, Transcript | Exception, int]]:
-        """Transcribe files in order while a CPU thread reads the next windows and runs VAD over them
-        (bounded queue of `depth` windows), so the model never waits on I/O or VAD. Memory: the window
-        being decoded, `depth` queued and one being prepared, about 38 MB each. Yields (key, transcript
-        or the error, windows queued): an error in one file is handed back for that file and the next
-        files still run. Files are streamed window by window: a 3 h file never sits in memory whole."""
-        from chaffee_assets.speech import audio
-        from chaffee_assets.speech.prefetch import prefetch
-
-        paths = dict(items)
-        pieces, failed = _Pieces(), False
-        for item in prefetch(paths, lambda key: self.window_parts(audio.blocks(paths[key])), depth):
-            if not failed and (item.error is not None or item.last):
-                yield item.key, item.error or pieces.transcript(), item.queued
-            elif not failed:
-                try:
-                    self._add(pieces, *item.value)
-                except Exception as exc:  # this file's failure; the generator must live on for the next files
-                    log.warning("%s: transcription failed: %s: %s", item.key, type(exc).__name__, exc)
-                    failed = True
-                    yield item.key, exc, item.queued
-            if item.last:
-                pieces, failed = _Pieces(), False
+def window_parts(blocks: Iterable[np.ndarray], window_s: float) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The CPU side of each window: (first sample, samples, silero speech probabilities)."""
+    for first, window in windows(blocks, window_s):
+        yield first, window, speech_probs(window)
 
 
 def windows(blocks: Iterable[np.ndarray], window_s: float, search_s: float = 30.0,

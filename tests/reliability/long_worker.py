@@ -58,7 +58,8 @@ def asr(path: str) -> dict:
 
     model = models.transcriber(get_settings())
     loaded = peak_rss_mb()
-    (key, t, _queued), = list(model.transcribe_many([("long", path)]))
+    (done,) = model.transcribe_many([("long", path)], workers=get_settings().prep_workers)
+    t = done.result
     if isinstance(t, Exception):
         raise t
     words = sum(len(s.words) for s in t.segments)

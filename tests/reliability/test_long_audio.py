@@ -84,7 +84,8 @@ def test_windowed_transcript_matches_the_whole_file():
     script = (DEMO_AUDIO / "monologue-01.txt").read_text()
     whole = Transcriber().transcribe(audio.load(path))
     short = Transcriber(window_s=25.0)
-    (_key, windowed, _q), = list(short.transcribe_many([("m1", path)]))  # over the window: streamed
+    (done,) = short.transcribe_many([("m1", path)])  # over the window: streamed
+    windowed = done.result
     assert not isinstance(windowed, Exception)
     assert windowed.duration_s == pytest.approx(whole.duration_s, abs=1e-3)
     starts = [s.start for s in windowed.segments]
@@ -99,14 +100,15 @@ def test_windowed_transcript_matches_the_whole_file():
 
 
 def test_a_bad_file_does_not_end_the_batch(tmp_path):
-    """transcribe_many hands back one file's error and goes on with the next."""
+    """transcribe_many hands back one file's error and goes on with the next (each file once, as it ends)."""
     bad = tmp_path / "bad.flac"
     bad.write_bytes(b"fLaC not really")
     good = DEMO_AUDIO / "monologue-02.flac"
     out = list(Transcriber(window_s=30.0).transcribe_many([("bad", bad), ("long", good), ("short", bad)]))
-    assert [k for k, _t, _q in out] == ["bad", "long", "short"]
-    assert isinstance(out[0][1], audio.AudioError) and isinstance(out[2][1], audio.AudioError)
-    assert len(out[1][1].segments) > 5
+    assert sorted(d.key for d in out) == ["bad", "long", "short"]
+    results = {d.key: d.result for d in out}
+    assert isinstance(results["bad"], audio.AudioError) and isinstance(results["short"], audio.AudioError)
+    assert len(results["long"].segments) > 5
 
 
 def test_three_hour_conversion_streams(converted, fault_report):

@@ -1,7 +1,7 @@
 import dagster as dg
 
 from chaffee_assets.defs.assets.raw_audio import raw_audio
-from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, summary
+from chaffee_assets.defs.batch import Stopwatch, active_keys, record, summary
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.defs.runner import runs_here
@@ -14,35 +14,40 @@ from chaffee_assets.store import catalog
     deps=[raw_audio],
     pool="gpu",
     kinds={"pytorch", "parquet"},
-    description="faster-whisper transcripts (segments + words with timestamps and confidences, "
-    "hallucination guards applied) as per-video Parquet. The next videos are decoded on a CPU thread "
-    "while the model runs.",
+    description="Whisper transcripts (segments + words with timestamps and confidences, hallucination "
+    "guards applied) as per-video Parquet. One clip stream for the run: batches span videos; files are "
+    "read and VAD'd by prep worker processes while the model decodes.",
 )
 def transcripts(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
-    clock, files = Stopwatch(), platform.files
-    model = models.transcriber(platform.settings)
+    clock, files, settings = Stopwatch(), platform.files, platform.settings
+    model = models.transcriber(settings)
     if runs_here(context.run):  # the next steps run in this process: load their models while ASR runs
-        models.warm_up(platform.settings)
-    compute = 0.0
+        models.warm_up(settings)
+    compute, done, peaks = 0.0, {}, {"io": 0, "asr": 0}
     with platform.db() as database:
         keys = active_keys(context, database, "transcripts")
-        results = model.transcribe_many((k, files.audio(k)) for k in keys)
+        stream = model.transcribe_many(((k, files.audio(k)) for k in keys), workers=settings.prep_workers)
+        for finished in stream:  # videos come back as their last clip is decoded
 
-        def transcribe(video_id: str) -> dict:
-            nonlocal compute
-            key, t, queued = next(results)
-            assert key == video_id, (key, video_id)
-            if isinstance(t, Exception):
-                raise t
-            compute += t.compute_s
-            files.write_transcript(video_id, t)
+            def store(finished=finished) -> dict:
+                nonlocal compute
+                t = finished.result
+                if isinstance(t, Exception):
+                    raise t
+                compute += t.compute_s
+                files.write_transcript(finished.key, t)
+                return {"audio_s": t.duration_s, "segments": len(t.segments), "dropped": len(t.dropped)}
+
+            record(context, database, "transcripts", finished.key, store, done)
+            queues = finished.queues
+            peaks = {name: max(peaks[name], queues[name]) for name in peaks}
             backlog = database.run(catalog.backlog)
-            context.log.info(f"{video_id}: {t.duration_s / max(t.compute_s, 1e-6):.1f} x_realtime; "
-                             f"queues: io={queued} asr={len(keys) - keys.index(key) - 1} db={backlog['labelled']}")
-            return {"audio_s": t.duration_s, "segments": len(t.segments), "dropped": len(t.dropped)}
-
-        done = each_video(context, database, "transcripts", transcribe, keys)
+            status = f"{done[finished.key]['audio_s'] / max(finished.result.compute_s, 1e-6):.1f} x_realtime" \
+                if finished.key in done else "failed"
+            context.log.info(f"{finished.key}: {status}; "
+                             f"queues: io={queues['io']} asr={queues['asr']} db={backlog['labelled']}")
     meta = summary(done, context.partition_keys, clock.seconds, compute)
     meta["segments"] = sum(f["segments"] for f in done.values())
-    meta.update(asr_backend=model.backend, asr_model=model.model_name, asr_dtype=model.dtype)  # what ran
+    meta.update(asr_backend=model.backend, asr_model=model.model_name, asr_dtype=model.dtype,  # what ran
+                prep_workers=settings.prep_workers, io_queue_peak=peaks["io"], asr_queue_peak=peaks["asr"])
     return dg.MaterializeResult(metadata=meta)
