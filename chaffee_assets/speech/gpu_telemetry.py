@@ -94,6 +94,9 @@ class NoSampler:
 
     running = False
 
+    def stop(self) -> None:
+        pass
+
     def figures(self) -> dict:
         return {}
 
@@ -121,9 +124,13 @@ def telemetry(device: str, every_s: float = 0.1) -> Iterator[Sampler | NoSampler
         yield NoSampler()
         return
     nvml, handle = opened
-    sampler = Sampler(nvml, handle, every_s)
+    sampler: Sampler | NoSampler = Sampler(nvml, handle, every_s)
     try:
         sampler.start()
+    except Exception as exc:  # no thread to be had: the step runs unsampled
+        _tell_once(f"no GPU telemetry: the sampling thread did not start ({type(exc).__name__}: {exc})")
+        sampler = NoSampler()
+    try:
         yield sampler
     finally:
         sampler.stop()
@@ -135,7 +142,7 @@ def telemetry(device: str, every_s: float = 0.1) -> Iterator[Sampler | NoSampler
 
 def _open(device: str):
     """(pynvml, handle of the device), or None with the reason logged once."""
-    index = cuda_index(device)
+    index = cuda_index(str(device))
     if index is None:
         _tell_once(f"no GPU telemetry: device {device!r} is not CUDA")
         return None

@@ -152,3 +152,15 @@ def test_cuda_index():
 
 def test_no_samples_no_figures():
     assert gpu_telemetry.figures_of([], []) == {}
+
+
+def test_a_thread_that_cannot_start_leaves_the_step_unsampled(nvml, monkeypatch):
+    fake = nvml()
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(gpu_telemetry.Sampler, "start", refuse)
+    with telemetry("cuda") as sampler:
+        pass
+    assert sampler.figures() == {} and fake.calls[-1] == "shutdown"
