@@ -51,6 +51,8 @@ class Settings:
     torch_dtype: str = field(default_factory=lambda: _env("CHAFFEE_TORCH_DTYPE", "auto"))
     device: str = field(default_factory=lambda: _env("CHAFFEE_DEVICE", "cpu"))
     compute_type: str = field(default_factory=lambda: _env("CHAFFEE_COMPUTE_TYPE", "int8"))
+    # GPU telemetry (NVML) while a GPU step runs: seconds between samples of utilisation and memory.
+    gpu_sample_s: float = field(default_factory=lambda: float(_env("CHAFFEE_GPU_SAMPLE_S", "0.1")))
     asr_batch_size: int = field(default_factory=lambda: int(_env("CHAFFEE_ASR_BATCH_SIZE", "8")))
     beam_size: int = field(default_factory=lambda: int(_env("CHAFFEE_BEAM_SIZE", "5")))
     # One clip stream per run (speech/asr_stream.py): clips are sorted by length within this many batches.

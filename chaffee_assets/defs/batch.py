@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 
 from chaffee_assets.sources.base import Skipped
+from chaffee_assets.speech import gpu_telemetry
 from chaffee_assets.store import catalog
 from chaffee_assets.store.db import Database, DatabaseUnavailable
 
@@ -66,9 +68,11 @@ def record(context: dg.AssetExecutionContext, database: Database, stage: str, ke
 
 
 def summary(done: dict[str, dict], keys: list[str], wall_s: float, compute_s: float) -> dict:
-    """Numbers the UI plots over time, plus a per-video markdown table."""
+    """Numbers the UI plots over time, plus a per-video markdown table. `busy_fraction` here is
+    `compute_fraction` (model time / wall time); on a GPU, GpuSampling.figures() replaces it with NVML's."""
     audio_s = sum(f.get("audio_s", 0.0) for f in done.values())
     x_realtime = round(audio_s / wall_s, 2) if wall_s > 0 else 0.0
+    compute_fraction = round(min(compute_s / wall_s, 1.0), 3) if wall_s > 0 else 0.0
     columns = sorted({c for f in done.values() for c in f})
     table = "| video | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns) + "\n"
     for key, figures in done.items():
@@ -81,9 +85,34 @@ def summary(done: dict[str, dict], keys: list[str], wall_s: float, compute_s: fl
         "compute_s": round(compute_s, 3),
         "x_realtime": x_realtime,
         "h_audio_per_h": x_realtime,  # the operators' name for the same ratio
-        "busy_fraction": round(min(compute_s / wall_s, 1.0), 3) if wall_s > 0 else 0.0,
+        "compute_fraction": compute_fraction,
+        "busy_fraction": compute_fraction,
         "per_video": dg.MetadataValue.md(table),
     }
+
+
+class GpuSampling:
+    """The NVML figures of a step's GPU work, as materialization metadata."""
+
+    def __init__(self, sampler) -> None:
+        self.sampler = sampler
+
+    def figures(self) -> dict:
+        """`gpu_util_mean`, `gpu_util_p10`, `gpu_mem_peak_gb`, `gpu_samples` and `busy_fraction` (the
+        device-busy share, gpu_telemetry's `gpu_busy_fraction`); {} on CPU or without NVML, so the keys
+        are absent there, not zero. Update a summary() with it to replace its `busy_fraction`."""
+        figures = self.sampler.figures()
+        if figures:
+            figures["busy_fraction"] = figures.pop("gpu_busy_fraction")
+        return figures
+
+
+@contextmanager
+def gpu_sampling(platform) -> Iterator[GpuSampling]:
+    """Samples this deployment's device (CHAFFEE_DEVICE) while the block runs; never raises for telemetry."""
+    settings = platform.settings
+    with gpu_telemetry.telemetry(settings.device, settings.gpu_sample_s) as sampler:
+        yield GpuSampling(sampler)
 
 
 def _fmt(value) -> str:

@@ -29,8 +29,11 @@ def test_cli_stats_equal_the_run_summary_in_dagster(ingested, dagster_env):
 def test_every_stage_reports_numbers_the_ui_plots(ingested, dagster_env):
     for name in CHAIN:
         meta = _materialization(dagster_env, name, ingested.run_id)
-        for key in ("audio_s", "wall_s", "x_realtime", "h_audio_per_h", "busy_fraction", "videos", "failed"):
+        for key in ("audio_s", "wall_s", "x_realtime", "h_audio_per_h", "busy_fraction", "compute_fraction",
+                    "videos", "failed"):
             assert isinstance(meta[key], (dg.IntMetadataValue, dg.FloatMetadataValue)), (name, key)
+        assert not [k for k in meta if k.startswith("gpu_")], name  # CPU: no GPU telemetry, not zeros
+        assert meta["busy_fraction"].value == meta["compute_fraction"].value, name  # model time on CPU
         assert meta["videos"].value == 1 and meta["failed"].value == 0, name
         assert 60 < meta["audio_s"].value < 70, name  # monologue-01 lasts 65.4 s
         assert meta["x_realtime"].value > 0 and 0 <= meta["busy_fraction"].value <= 1, name

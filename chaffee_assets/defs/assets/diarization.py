@@ -3,7 +3,7 @@ import contextlib
 import dagster as dg
 
 from chaffee_assets.defs.assets.transcripts import transcripts
-from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, summary
+from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, gpu_sampling, summary
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import audio, models, speakers
@@ -26,7 +26,7 @@ def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
     encoder = models.voice_encoder(platform.settings)
     _profiles, host = platform.profiles(context.log)
     compute = 0.0
-    with platform.db() as database:
+    with gpu_sampling(platform) as gpu, platform.db() as database:
         keys = active_keys(context, database, "diarization")
         checks, read = batch_checks(context, keys, files, encoder, host)
 
@@ -50,6 +50,7 @@ def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
         done = each_video(context, database, "diarization", split, keys)
     meta = summary(done, context.partition_keys, clock.seconds, compute)
     meta.update(fast_path_figures(done.values()))
+    meta.update(gpu.figures())  # NVML's figures and device-busy share on a GPU; none on CPU
     return dg.MaterializeResult(metadata=meta)
 
 

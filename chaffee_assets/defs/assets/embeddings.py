@@ -1,7 +1,7 @@
 import dagster as dg
 
 from chaffee_assets.defs.assets.speaker_labels import speaker_labels
-from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, summary
+from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, gpu_sampling, summary
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import models
@@ -22,7 +22,7 @@ from chaffee_assets.store.db import Database, DatabaseUnavailable
 def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
     clock, files = Stopwatch(), platform.files
     embedder = models.text_embedder(platform.settings)
-    with platform.db() as database:
+    with gpu_sampling(platform) as gpu, platform.db() as database:
         keys = active_keys(context, database, "embeddings")
         chunks = {k: chunk(files.read_labels(k)) for k in keys if files.stage(k, "speaker_labels.parquet").exists()}
         texts = [c.text for cs in chunks.values() for c in cs]
@@ -49,6 +49,7 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
     meta = summary(done, context.partition_keys, clock.seconds, embed_s)
     meta["rows"] = sum(f["rows"] for f in done.values())
     meta.update(corpus_figures(corpus))
+    meta.update(gpu.figures())  # NVML's figures and device-busy share on a GPU; none on CPU
     return dg.MaterializeResult(metadata=meta)
 
 
