@@ -1,7 +1,7 @@
 import dagster as dg
 
 from chaffee_assets.defs.assets.raw_audio import raw_audio
-from chaffee_assets.defs.batch import Stopwatch, active_keys, record, summary
+from chaffee_assets.defs.batch import Stopwatch, active_keys, gpu_sampling, record, summary
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.defs.runner import runs_here
@@ -23,31 +23,30 @@ def transcripts(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
     model = models.transcriber(settings)
     if runs_here(context.run):  # the next steps run in this process: load their models while ASR runs
         models.warm_up(settings)
-    compute, done, peaks = 0.0, {}, {"io": 0, "asr": 0}
-    with platform.db() as database:
+    done, peaks = {}, {"io": 0, "asr": 0}
+    with gpu_sampling(platform) as gpu, platform.db() as database:
         keys = active_keys(context, database, "transcripts")
         stream = model.transcribe_many(((k, files.audio(k)) for k in keys), workers=settings.prep_workers)
         for finished in stream:  # videos come back as their last clip is decoded
-
-            def store(finished=finished) -> dict:
-                nonlocal compute
-                t = finished.result
-                if isinstance(t, Exception):
-                    raise t
-                compute += t.compute_s
-                files.write_transcript(finished.key, t)
-                return {"audio_s": t.duration_s, "segments": len(t.segments), "dropped": len(t.dropped)}
-
-            record(context, database, "transcripts", finished.key, store, done)
-            queues = finished.queues
+            record(context, database, "transcripts", finished.key, lambda f=finished: _store(files, f), done)
+            queues, figures = finished.queues, done.get(finished.key)
             peaks = {name: max(peaks[name], queues[name]) for name in peaks}
             backlog = database.run(catalog.backlog)
-            status = f"{done[finished.key]['audio_s'] / max(finished.result.compute_s, 1e-6):.1f} x_realtime" \
-                if finished.key in done else "failed"
-            context.log.info(f"{finished.key}: {status}; "
+            speed = f"{figures['audio_s'] / max(figures['compute_s'], 1e-6):.1f} x_realtime" if figures else "failed"
+            context.log.info(f"{finished.key}: {speed}; "
                              f"queues: io={queues['io']} asr={queues['asr']} db={backlog['labelled']}")
-    meta = summary(done, context.partition_keys, clock.seconds, compute)
+    meta = summary(done, context.partition_keys, clock.seconds, sum(f["compute_s"] for f in done.values()))
     meta["segments"] = sum(f["segments"] for f in done.values())
     meta.update(asr_backend=model.backend, asr_model=model.model_name, asr_dtype=model.dtype,  # what ran
                 prep_workers=settings.prep_workers, io_queue_peak=peaks["io"], asr_queue_peak=peaks["asr"])
+    meta.update(gpu.figures())  # on a GPU: NVML utilisation and memory; busy_fraction becomes device time
     return dg.MaterializeResult(metadata=meta)
+
+
+def _store(files, finished) -> dict:
+    """One video's transcript to Parquet; its error raised, for batch.record to mark the video failed."""
+    t = finished.result
+    if isinstance(t, Exception):
+        raise t
+    files.write_transcript(finished.key, t)
+    return {"audio_s": t.duration_s, "compute_s": t.compute_s, "segments": len(t.segments), "dropped": len(t.dropped)}
