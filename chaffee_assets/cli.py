@@ -69,6 +69,7 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("ingesting videos", total=len(todo))
         outcomes = materialize(defs, instance, todo, batch_size=settings.videos_per_run,
+                               durations={v.video_id: v.duration_s for v in listed},
                                on_run=lambda o: bar.advance(task, len(o.keys)))
     failed = _report(settings, keys, {k: o for o in outcomes for k in o.keys})
     sys.exit(1 if failed else 0)

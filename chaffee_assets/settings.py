@@ -78,6 +78,9 @@ class Settings:
     min_x_realtime: float = field(default_factory=lambda: float(_env("CHAFFEE_MIN_X_REALTIME", "1.0")))
     # Videos materialized per Dagster run (backfill policy and ingest batching).
     videos_per_run: int = field(default_factory=lambda: int(_env("CHAFFEE_VIDEOS_PER_RUN", "8")))
+    # Hours of audio that close a run early (ingest and the sensor; 0 = by video count only). On a GPU, set
+    # videos_per_run high and size runs by audio instead, so each run's fixed cost is small against its work.
+    audio_h_per_run: float = field(default_factory=lambda: float(_env("CHAFFEE_AUDIO_H_PER_RUN", "0")))
     # Where the ingest job's steps run: in_process (one box, `chaffee ingest`'s process), celery (workers
     # fed through the broker, one per GPU) or k8s (a Kubernetes Job per step; deploy/k8s).
     executor: str = field(default_factory=lambda: _env("CHAFFEE_EXECUTOR", "in_process"))

@@ -4,6 +4,8 @@
 (b) naive     - the old per-video design (see naive.py).
 (c) pipeline  - `chaffee ingest` in a fresh process: real Dagster runs through the instance with pools
                 and batching; process start, imports, model loads and run/step launch all count.
+(d) fixed cost - the same `chaffee ingest` of one 5 s clip: what every ingest pays before and around its
+                audio (process start, imports, model loads, run and step launches).
 
 With --repeat N the three run N times in turn and each mode reports its fastest round (all walls are kept).
 """
@@ -147,7 +149,8 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
 
         main = pick_backend(settings.asr_backend, settings.device)
         others = [b for b in dict.fromkeys(pick_backend(b, settings.device) for b in backends) if b != main]
-        samples: dict[str, list[dict]] = {"asr_only": [], "naive": [], "pipeline": []}
+        samples: dict[str, list[dict]] = {"asr_only": [], "naive": [], "pipeline": [], "fixed_cost": []}
+        tiny = _clip(files[0], work / "fixed-cost" / "clip.flac", seconds=5.0)
         samples.update({f"{mode}:{b}": [] for b in others for mode in ("asr_only", "pipeline")})
         for round_ in range(repeat):  # interleaved, so a slow spell of the machine hits every mode
             samples["asr_only"].append(asr_only(files, settings, main))
@@ -170,6 +173,13 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
                 finally:
                     with environment(CHAFFEE_HOME=where / "home"):
                         db.stop_embedded(get_settings())
+            where = work / f"fixed-{round_}"
+            try:
+                samples["fixed_cost"].append(pipeline([tiny], settings, voices, where, main))
+                _progress("fixed_cost (5 s clip)", samples["fixed_cost"][-1], 5.0)
+            finally:
+                with environment(CHAFFEE_HOME=where / "home"):
+                    db.stop_embedded(get_settings())
     # best of the rounds: on a shared machine noise only ever adds time
     results = {mode: dict(min(runs, key=lambda r: r["wall_s"]), walls_s=[r["wall_s"] for r in runs])
                for mode, runs in samples.items()}
@@ -182,9 +192,11 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
         "asr_model": settings.asr_model if settings.asr_model != "bundled" else "tiny.en (bundled)",
         "corpus": {"files": len(files), "audio_s": round(audio_s, 2), "path": str(corpus)},
         "repeat": repeat,
-        **{k: _rounded(v) for k, v in results.items() if ":" not in k},
+        **{k: _rounded(v) for k, v in results.items() if ":" not in k and k != "fixed_cost"},
         "speedup_vs_naive": round(results["pipeline"]["x_realtime"] / results["naive"]["x_realtime"], 3),
         "efficiency_vs_asr_only": round(results["pipeline"]["x_realtime"] / results["asr_only"]["x_realtime"], 3),
+        "fixed_cost_s": round(results["fixed_cost"]["wall_s"], 2),
+        "fixed_cost_share": round(results["fixed_cost"]["wall_s"] / results["pipeline"]["wall_s"], 3),
         "other_backends": {b: {"asr_only": _rounded(results[f"asr_only:{b}"]),
                                "pipeline": _rounded(results[f"pipeline:{b}"]),
                                "efficiency_vs_asr_only": round(results[f"pipeline:{b}"]["x_realtime"]
@@ -195,6 +207,15 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
     out.write_text(json.dumps(doc, indent=1) + "\n")
     report.write(doc, out.with_suffix(".md"), out.with_suffix(".png"))
     return doc
+
+
+def _clip(source: Path, dest: Path, seconds: float) -> Path:
+    """The first `seconds` of a corpus file as a 16 kHz FLAC (the fixed-cost run's input)."""
+    import soundfile as sf
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(dest, audio.load(source)[: int(seconds * audio.SAMPLE_RATE)], audio.SAMPLE_RATE, subtype="PCM_16")
+    return dest
 
 
 def _progress(mode: str, result: dict, audio_s: float) -> None:

@@ -36,6 +36,8 @@ def markdown(doc: dict) -> str:
                   for b, o in doc.get("other_backends", {}).items()),
         f"- pipeline vs naive: **{doc['speedup_vs_naive']:.2f}x**",
         f"- pipeline vs ASR-only ceiling: **{doc['efficiency_vs_asr_only']:.2f}**",
+        f"- fixed cost per ingest (one 5 s clip through `chaffee ingest`): **{doc['fixed_cost_s']:.1f} s**, "
+        f"{doc['fixed_cost_share']:.0%} of the pipeline's wall time",
     ]
     p = doc["pipeline"]
     if "fast_path_videos" in p:

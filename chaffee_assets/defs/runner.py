@@ -32,13 +32,17 @@ class RunOutcome:
     step_errors: list[str]  # "step: error" for each step that failed (the run's own failures, not a video's)
 
 
-def batches(ordered: list[str], wanted: Iterable[str], size: int) -> list[list[str]]:
-    """Partition ranges over the dynamic partition order: contiguous wanted keys, at most `size` per run."""
-    wanted = set(wanted)
+def batches(ordered: list[str], wanted: Iterable[str], size: int, durations: dict[str, float] | None = None,
+            audio_s: float = 0.0) -> list[list[str]]:
+    """Partition ranges over the dynamic partition order: contiguous wanted keys, at most `size` per run,
+    and, with audio_s > 0, a run closes once its videos' `durations` (seconds; unknown counts 0) reach
+    audio_s: on a GPU a run is sized by the work it brings against its fixed cost, not by a video count."""
+    wanted, durations = set(wanted), durations or {}
     out: list[list[str]] = []
     current: list[str] = []
     for key in ordered:
-        if key in wanted and len(current) < size:
+        full = len(current) >= size or (audio_s > 0 and sum(durations.get(k) or 0.0 for k in current) >= audio_s)
+        if key in wanted and not full:
             current.append(key)
             continue
         if current:
@@ -95,14 +99,16 @@ def materialize(
     keys: list[str],
     *,
     batch_size: int,
+    durations: dict[str, float] | None = None,
     on_run: Callable[[RunOutcome], None] | None = None,
 ) -> list[RunOutcome]:
     """Run the ingest job for each batch: in this process one run after another (models stay loaded
     between runs), or, with the celery or k8s executor, several runs at once whose steps run elsewhere.
     Runs left behind by a killed process are reaped first."""
     reap_orphan_runs(instance)
-    plan = batches(instance.get_dynamic_partitions(videos.name), keys, batch_size)
     settings = get_settings()
+    plan = batches(instance.get_dynamic_partitions(videos.name), keys, batch_size, durations,
+                   settings.audio_h_per_run * 3600)
     if settings.executor == "celery" and plan:
         from chaffee_assets.cluster import unserved_queues
 

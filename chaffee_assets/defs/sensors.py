@@ -78,7 +78,8 @@ def new_uploads(context: dg.SensorEvaluationContext, platform: Platform) -> dg.S
     runs = [
         dg.RunRequest(run_key=f"{batch[0]}..{batch[-1]}",
                       tags={ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1]})
-        for batch in batches(keys, keys, settings.videos_per_run)  # appended in this order: contiguous ranges
+        for batch in batches(keys, keys, settings.videos_per_run, {v.video_id: v.duration_s for v in found},
+                             settings.audio_h_per_run * 3600)  # appended in this order: contiguous ranges
     ]
     return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=[videos.build_add_request(keys)],
                            cursor=cursor)

@@ -43,3 +43,7 @@ def test_batches_follow_partition_order_and_size():
     assert batches(order, {"a", "b", "c", "e", "f"}, 2) == [["a", "b"], ["c"], ["e", "f"]]
     assert batches(order, {"g"}, 8) == [["g"]]
     assert batches(order, set(), 8) == []
+    # sized by audio: a run closes once its videos reach 1 h (unknown durations count 0), or at the cap
+    hours = {"a": 1800, "b": 1800, "c": 3000, "d": 10, "e": 600, "f": None}
+    assert batches(order, {"a", "b", "c", "e", "f", "g"}, 8, hours, 3600) == [["a", "b"], ["c"], ["e", "f", "g"]]
+    assert batches(order, {"a", "b", "c"}, 1, hours, 3600) == [["a"], ["b"], ["c"]]
