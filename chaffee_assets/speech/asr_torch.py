@@ -18,7 +18,6 @@ from chaffee_assets.speech.windowed import WindowedTranscriber
 
 MAX_TOKENS = 224  # per 30 s clip, as openai-whisper samples; a longer run is a loop the guards drop anyway
 BEAM_SDPA = "chaffee_beam_sdpa"
-KV_CACHES = ("static", "dynamic")  # CHAFFEE_TORCH_KV_CACHE
 
 
 def beam_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None,
@@ -116,7 +115,7 @@ class TorchTranscriber(WindowedTranscriber):
 
         from chaffee_assets.speech.whisper_decode import Vocab
 
-        if kv_cache not in KV_CACHES:
+        if kv_cache not in ("static", "dynamic"):
             raise ValueError(f"CHAFFEE_TORCH_KV_CACHE={kv_cache!r}: use static or dynamic")
         super().__init__(**options)
         self.kv_cache = kv_cache
