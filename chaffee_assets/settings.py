@@ -49,6 +49,9 @@ class Settings:
     asr_backend: str = field(default_factory=lambda: _env("CHAFFEE_ASR_BACKEND", "auto"))
     # torch backend's dtype: auto = float32 on CPU, bfloat16 on CUDA (float16 where bf16 is unsupported).
     torch_dtype: str = field(default_factory=lambda: _env("CHAFFEE_TORCH_DTYPE", "auto"))
+    # torch backend's decoder self-attention cache: static (preallocated buffers, a lean step) or dynamic
+    # (transformers' DynamicCache); same tokens on float32 CPU. Any other name is an error when the model loads.
+    torch_kv_cache: str = field(default_factory=lambda: _env("CHAFFEE_TORCH_KV_CACHE", "static"))
     device: str = field(default_factory=lambda: _env("CHAFFEE_DEVICE", "cpu"))
     compute_type: str = field(default_factory=lambda: _env("CHAFFEE_COMPUTE_TYPE", "int8"))
     # GPU telemetry (NVML) while a GPU step runs: seconds between samples of utilisation and memory.

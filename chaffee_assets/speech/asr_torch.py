@@ -102,9 +102,12 @@ class TorchTranscriber(WindowedTranscriber):
     backend = "torch"
 
     def __init__(self, model: str = "bundled", *, device: str = "cpu", dtype: str = "auto",
-                 cache_root: str | os.PathLike = ".chaffee/models", cpu_threads: int = 0, **options: Any) -> None:
+                 cache_root: str | os.PathLike = ".chaffee/models", cpu_threads: int = 0, kv_cache: str = "static",
+                 **options: Any) -> None:
         """cpu_threads > 0 sets torch's (process-wide) intra-op threads: on a CPU shared with other work, 2
         OpenMP threads on 2 busy cores ran sample.wav 8x slower than 1 thread (81 s against 9.9 s).
+        kv_cache: the decoder's self-attention cache, static (preallocated buffers, decoder_step.py) or
+        dynamic (transformers' DynamicCache); the two give the same tokens on float32 CPU.
         options: WindowedTranscriber's (batch_size, beam_size, guards, vad, chunk_length, ...)."""
         import torch
         from tokenizers import Tokenizer
@@ -112,7 +115,10 @@ class TorchTranscriber(WindowedTranscriber):
 
         from chaffee_assets.speech.whisper_decode import Vocab
 
+        if kv_cache not in ("static", "dynamic"):
+            raise ValueError(f"CHAFFEE_TORCH_KV_CACHE={kv_cache!r}: use static or dynamic")
         super().__init__(**options)
+        self.kv_cache = kv_cache
         _register_attention()
         if cpu_threads > 0:
             torch.set_num_threads(cpu_threads)
@@ -165,9 +171,16 @@ class TorchTranscriber(WindowedTranscriber):
     def _stepper(self, encoded):
         """One decoder step over a KV cache for beam_size rows per clip. The cross-attention keys and values
         are computed once per clip and shared by its beams (beam_sdpa), not repeated: at batch 3 x 5 beams
-        the repeated ones made each step read 69 MB per layer. Beams reorder only the self-attention cache."""
+        the repeated ones made each step read 69 MB per layer. Beams reorder only the self-attention cache.
+        kv_cache static: preallocated buffers and a lean step (decoder_step.py); dynamic: transformers'
+        decoder forward over its DynamicCache."""
         import torch
         from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+        if self.kv_cache == "static":
+            from chaffee_assets.speech.decoder_step import static_stepper
+
+            return static_stepper(self.model, encoded, len(self.vocab.prompt) + MAX_TOKENS + 1)
 
         decoder, project = self.model.model.decoder, self.model.proj_out
         state = {"encoded": encoded}

@@ -24,7 +24,7 @@ def transcriber(s: Settings, backend: str | None = None, *, fresh: bool = False)
         if chosen == "torch":
             load = _torch_transcriber.__wrapped__ if fresh else _torch_transcriber
             return load(s.asr_model, s.device, s.torch_dtype, s.asr_batch_size, s.beam_size, s.cpu_threads,
-                        str(s.models_dir), s.asr_lookahead)
+                        str(s.models_dir), s.asr_lookahead, s.torch_kv_cache)
         load = _transcriber.__wrapped__ if fresh else _transcriber
         return load(s.asr_model, s.device, s.compute_type, s.asr_batch_size, s.beam_size, s.cpu_threads,
                     s.asr_lookahead)
@@ -77,11 +77,12 @@ def _transcriber(model: str, device: str, compute_type: str, batch_size: int, be
 
 @lru_cache(maxsize=2)
 def _torch_transcriber(model: str, device: str, dtype: str, batch_size: int, beam_size: int, cpu_threads: int,
-                       cache_root: str, lookahead: int):
+                       cache_root: str, lookahead: int, kv_cache: str):
     from chaffee_assets.speech.asr_torch import TorchTranscriber
 
     return TorchTranscriber(model, device=device, dtype=dtype, cache_root=cache_root, batch_size=batch_size,
-                            beam_size=beam_size, cpu_threads=cpu_threads, lookahead_batches=lookahead)
+                            beam_size=beam_size, cpu_threads=cpu_threads, lookahead_batches=lookahead,
+                            kv_cache=kv_cache)
 
 
 @lru_cache(maxsize=2)

@@ -7,6 +7,7 @@ sum of log-probabilities over the token count (length penalty 1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -47,19 +48,26 @@ class Decoded:
     no_speech_prob: float
 
 
+@lru_cache(maxsize=16)
+def _index(ids: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Token ids as an index tensor on the device, made once: a list index is copied there on every use
+    (on CUDA a copy that waits for the queued work)."""
+    return torch.tensor(ids, dtype=torch.long, device=device)
+
+
 def rule_logprobs(logits: torch.Tensor, generated: torch.Tensor, vocab: Vocab, penalty: float) -> torch.Tensor:
     """Log-probabilities [rows, vocab] of the next token after `generated` [rows, steps] under the rules.
     Masks are written into views (the timestamp columns, the text columns) row by row, never as full
     [rows, vocab] boolean tensors: that took 17 ms of a 72 ms step at 15 rows on one CPU thread."""
     logits = logits.float().clone()
     steps, begin = generated.shape[1], vocab.timestamp_begin
-    logits[:, list(vocab.suppress) + [vocab.no_timestamps]] = NEG
+    logits[:, _index((*vocab.suppress, vocab.no_timestamps), logits.device)] = NEG
     if steps and penalty != 1.0:
         seen = logits.gather(1, generated)
         logits.scatter_(1, generated, torch.where(seen > 0, seen / penalty, seen * penalty))
     times, text = logits[:, begin:], logits[:, :begin]  # views
     if steps == 0:
-        logits[:, list(vocab.suppress_begin)] = NEG
+        logits[:, _index(vocab.suppress_begin, logits.device)] = NEG
         text.fill_(NEG)  # open with a timestamp, at most 1.00 s in
         times[:, 51:] = NEG
     else:
@@ -114,30 +122,40 @@ class BeamSearch:
 
     def _select(self, scores, logprobs, generated, finished):
         """The next beams: per clip the k best continuations that do not end; ending ones are kept aside.
-        Returns (source rows, tokens, scores [clips, k])."""
-        k, size = self.k, logprobs.shape[1]
-        total = (scores.reshape(-1, 1) + logprobs).reshape(len(finished), k * size)
-        top_scores, top_index = total.topk(2 * k, dim=1)
-        rows, tokens, new_scores = [], [], []
-        for b, (cand_scores, cand_index) in enumerate(zip(top_scores.tolist(), top_index.tolist())):
-            kept = []
-            for score, index in zip(cand_scores, cand_index):
-                beam, token = divmod(index, size)
-                if score == NEG:
-                    break
-                if token == self.vocab.eot:
-                    if len(finished[b]) < k:
-                        finished[b].append((score, generated[b * k + beam].tolist()))
-                elif len(kept) < k:
-                    kept.append((b * k + beam, token, score))
-            kept += [(b * k, self.vocab.eot, NEG)] * (k - len(kept))  # done or starved: dead rows
-            for row, token, score in kept:
-                rows.append(row)
-                tokens.append(token)
-                new_scores.append(score)
-        device = logprobs.device
-        return (torch.tensor(rows, device=device), torch.tensor(tokens, device=device),
-                torch.tensor(new_scores, device=device).reshape(-1, k))
+        Returns (source rows, tokens, scores [clips, k]). The next beams are picked on the device; the host
+        reads back one small tensor per step (the ending candidates, for `finished`) and, in a step where
+        some end, their tokens: on CUDA each read waits for the queued work."""
+        k, size, eot = self.k, logprobs.shape[1], self.vocab.eot
+        clips, device = len(finished), logprobs.device
+        total = (scores.reshape(-1, 1) + logprobs).reshape(clips, k * size)
+        top_scores, top_index = total.topk(2 * k, dim=1)  # sorted: the -inf ones (none left) come last
+        first_row = torch.arange(clips, device=device)[:, None] * k
+        beams, tokens = top_index // size, top_index % size
+        valid = top_scores > NEG
+        ends = valid & (tokens == eot)
+        text = valid & ~ends
+        rank = text.cumsum(dim=1) - 1
+        slot = torch.where(text & (rank < k), rank, k)  # the k best text candidates in order; column k: the rest
+        picked = [torch.full((clips, k + 1), fill, dtype=source.dtype, device=device).scatter_(1, slot, source)[:, :k]
+                  for fill, source in ((0, beams), (eot, tokens), (NEG, top_scores))]
+        picked[0] += first_row  # done or starved clips: dead rows (the clip's first row, the end token, -inf)
+        self._finish(torch.where(ends, top_scores, NEG), first_row + beams, generated, finished)
+        return picked[0].flatten(), picked[1].flatten(), picked[2]
+
+    def _finish(self, end_scores, rows, generated, finished) -> None:
+        """Each clip keeps its ending candidates, best first, until it has k (end_scores: -inf where a
+        candidate does not end). float64 holds both the float32 scores and the row numbers exactly."""
+        ending = []
+        for b, candidates in enumerate(torch.stack([end_scores.double(), rows.double()], dim=-1).tolist()):
+            room = self.k - len(finished[b])
+            for score, row in candidates:
+                if score > NEG and room > 0:
+                    ending.append((b, score, int(row)))
+                    room -= 1
+        if ending:
+            histories = generated[torch.tensor([row for _, _, row in ending], device=generated.device)].tolist()
+            for (b, score, _), history in zip(ending, histories):
+                finished[b].append((score, history))
 
     @staticmethod
     def _best(candidates: list[tuple[float, list[int]]], no_speech: float) -> Decoded:

@@ -72,3 +72,52 @@ def test_beam_search_keeps_the_likelier_sentence_per_clip():
     assert [d.tokens for d in decoded] == [script[0][:-1], script[1][:-1]]
     assert all(d.avg_logprob < 0 and 0 <= d.no_speech_prob <= 1 for d in decoded)
     assert seen_rows[0] == 4 and min(seen_rows) == 2  # 2 clips x 2 beams, then clip 1 left the batch
+
+
+def _select_by_loop(k, scores, logprobs, generated, finished):
+    """BeamSearch._select as it was written before it moved to tensor ops: a Python loop over each clip's
+    2k best candidates."""
+    size = logprobs.shape[1]
+    total = (scores.reshape(-1, 1) + logprobs).reshape(len(finished), k * size)
+    top_scores, top_index = total.topk(2 * k, dim=1)
+    rows, tokens, new_scores = [], [], []
+    for b, (cand_scores, cand_index) in enumerate(zip(top_scores.tolist(), top_index.tolist())):
+        kept = []
+        for score, index in zip(cand_scores, cand_index):
+            beam, token = divmod(index, size)
+            if score == -math.inf:
+                break
+            if token == VOCAB.eot:
+                if len(finished[b]) < k:
+                    finished[b].append((score, generated[b * k + beam].tolist()))
+            elif len(kept) < k:
+                kept.append((b * k + beam, token, score))
+        kept += [(b * k, VOCAB.eot, -math.inf)] * (k - len(kept))
+        for row, token, score in kept:
+            rows.append(row)
+            tokens.append(token)
+            new_scores.append(score)
+    return torch.tensor(rows), torch.tensor(tokens), torch.tensor(new_scores).reshape(-1, k)
+
+
+def test_select_picks_what_the_python_loop_picked():
+    """Random log-probabilities with a likely end token, dead beams, clips already (nearly) done and
+    clips whose candidates run out: the same rows, tokens, scores and finished hypotheses."""
+    generator = torch.Generator().manual_seed(3)
+    for trial in range(40):
+        k, clips = 1 + trial % 4, 1 + trial % 3
+        logprobs = torch.log_softmax(torch.randn(clips * k, VOCAB.size, generator=generator) * 3, dim=-1)
+        logprobs[:, VOCAB.eot] += 4.0  # ends among the best candidates
+        if trial % 5 == 0:  # only token 0 or the end: fewer than k text candidates, dead rows fill in
+            logprobs[:, 1 : VOCAB.eot] = logprobs[:, VOCAB.eot + 1 :] = -math.inf
+        scores = torch.randn(clips, k, generator=generator)
+        scores[:, 1:][torch.rand(clips, k - 1, generator=generator) < 0.3] = -math.inf  # dead beams
+        generated = torch.randint(0, VOCAB.size, (clips * k, trial % 6), generator=generator)
+        finished = [[(-1.0, [0])] * (trial % (k + 1)) for _ in range(clips)]
+        expected_finished = [list(f) for f in finished]
+        expected = _select_by_loop(k, scores, logprobs, generated, expected_finished)
+        search = BeamSearch(None, VOCAB, beam_size=k, penalty=1.0, max_tokens=1)
+        got = search._select(scores, logprobs, generated, finished)
+        for mine, theirs in zip(got, expected):
+            assert mine.dtype == theirs.dtype and torch.equal(mine, theirs), (trial, mine, theirs)
+        assert finished == expected_finished, trial
