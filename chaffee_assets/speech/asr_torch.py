@@ -150,15 +150,13 @@ class TorchTranscriber(WindowedTranscriber):
         teacher-forced pass (word_timing.align). Times are seconds from each clip's start."""
         import torch
 
-        from chaffee_assets.speech.log_mel import log_mel
         from chaffee_assets.speech.whisper_decode import BeamSearch
         from chaffee_assets.speech.word_timing import align
 
         if not pieces:
             return []
-        mel = log_mel(pieces, self.features.mel_filters, self.device, self.features.nb_max_frames)
         with torch.inference_mode():
-            encoded = self.model.model.encoder(mel.to(self.torch_dtype)).last_hidden_state
+            encoded = self.model.model.encoder(self.mel(pieces)).last_hidden_state
             decoded = BeamSearch(self._stepper(encoded), self.vocab, self.beam_size,
                                  self.repetition_penalty, MAX_TOKENS)(len(pieces), self.device)
         texts = [[t for t in d.tokens if t < self.vocab.eot] for d in decoded]
@@ -167,6 +165,13 @@ class TorchTranscriber(WindowedTranscriber):
                       self.vocab.eot, texts, durations)
         return [(self._segments(result, clip_words, 0.0, duration), 0.0)
                 for result, clip_words, duration in zip(decoded, words, durations)]
+
+    def mel(self, pieces: list[np.ndarray]):
+        """The clips' log-mel features on the model's device, in its dtype (log_mel.py)."""
+        from chaffee_assets.speech.log_mel import log_mel
+
+        mel = log_mel(pieces, self.features.mel_filters, self.device, self.features.nb_max_frames)
+        return mel.to(self.torch_dtype)
 
     def _stepper(self, encoded):
         """One decoder step over a KV cache for beam_size rows per clip. The cross-attention keys and values

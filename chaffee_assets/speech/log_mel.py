@@ -1,7 +1,9 @@
 """Whisper's log-mel features for a batch of clips in one pass on the model's device (torch.stft).
 
 Each clip is featurised as faster-whisper's batched pipeline does it: the clip plus 10 ms of zeros, alone,
-so its own loudest frame sets the 80 dB floor; frames past its end are zeros up to 30 s. One call per clip
+so its own loudest frame sets the 80 dB floor; frames past its end are zeros up to 30 s (padding the audio to
+30 s first, as openai-whisper and transformers do by default, gave other no-speech probabilities: 0.012
+against faster-whisper's 0.134 on sample.wav's first clip). One call per clip
 through transformers' feature extractor did the same with a round trip to the host for every clip; here
 the reflect padding is made on the host (cheap), and STFT, mel projection, floor and normalisation run
 batched on the device."""

@@ -75,7 +75,7 @@ def test_static_step_gives_the_dynamic_steps_logits(torch_model):
     """The same prompt, then forced tokens with beam reorders and a clip leaving: the same logits each step."""
     pieces = [audio.load(SAMPLE / "sample.wav")[: 16000 * s] for s in (3, 5)]
     with torch.inference_mode():
-        encoded = torch_model.model.model.encoder(torch_model._mel(pieces)).last_hidden_state
+        encoded = torch_model.model.model.encoder(torch_model.mel(pieces)).last_hidden_state
         steps = {}
         for kind in ("dynamic", "static"):
             torch_model.kv_cache = kind
@@ -104,7 +104,7 @@ def test_static_step_takes_several_tokens_after_cached_ones(torch_model):
     pieces = [audio.load(SAMPLE / "sample.wav")[: 16000 * 3]]
     sequence = [*torch_model.vocab.prompt, 50364, 314]
     with torch.inference_mode():
-        encoded = torch_model.model.model.encoder(torch_model._mel(pieces)).last_hidden_state
+        encoded = torch_model.model.model.encoder(torch_model.mel(pieces)).last_hidden_state
         step = torch_model._stepper(encoded)
         _, cache = step(torch.tensor([torch_model.vocab.prompt] * 2), None, None, None)
         logits, _ = step(torch.tensor([sequence[-2:]] * 2), cache, None, None)
