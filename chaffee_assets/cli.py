@@ -310,11 +310,13 @@ def stats(as_json: bool) -> None:
               help="Rounds of the three modes, interleaved; each mode reports its fastest round.")
 @click.option("--backends", default="", help="Other ASR backends to measure too (comma-separated: torch, "
               "ctranslate2): their ASR-only ceiling and pipeline, interleaved in the same rounds.")
-def bench(corpus: Path, json_out: Path, repeat: int, backends: str) -> None:
+@click.option("--naive/--no-naive", default=True, show_default=True,
+              help="Also run the old per-video design (faster-whisper: on a CUDA 13 GPU it runs on the CPU).")
+def bench(corpus: Path, json_out: Path, repeat: int, backends: str, naive: bool) -> None:
     """ASR-only ceiling, the old per-video design and the Dagster pipeline on one corpus, in one run."""
     from chaffee_assets.bench import harness, report
 
-    doc = harness.run(corpus, json_out, repeat, tuple(b.strip() for b in backends.split(",") if b.strip()))
+    doc = harness.run(corpus, json_out, repeat, tuple(b.strip() for b in backends.split(",") if b.strip()), naive)
     click.echo(report.markdown(doc))
 
 

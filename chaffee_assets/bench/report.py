@@ -18,7 +18,7 @@ def markdown(doc: dict) -> str:
         "| mode | wall s | x realtime (= h audio / h) | busy fraction | every round's wall s |",
         "|---|---:|---:|---:|---|",
     ]
-    for mode in MODES:
+    for mode in _modes(doc):
         r = doc[mode]
         busy = f"{r['busy_fraction']:.2f}" if "busy_fraction" in r else "-"
         rounds = ", ".join(f"{w:.1f}" for w in r.get("walls_s", [r["wall_s"]]))
@@ -34,16 +34,22 @@ def markdown(doc: dict) -> str:
         f"- ASR backend: {doc.get('asr_backend', 'ctranslate2')}"
         + "".join(f"; {b}: pipeline vs its ASR-only ceiling **{o['efficiency_vs_asr_only']:.2f}**"
                   for b, o in doc.get("other_backends", {}).items()),
-        f"- pipeline vs naive: **{doc['speedup_vs_naive']:.2f}x**",
+        f"- pipeline vs naive: **{doc['speedup_vs_naive']:.2f}x**" if "naive" in doc
+        else "- naive mode not run (`--no-naive`)",
         f"- pipeline vs ASR-only ceiling: **{doc['efficiency_vs_asr_only']:.2f}**",
         f"- fixed cost per ingest (one 5 s clip through `chaffee ingest`): **{doc['fixed_cost_s']:.1f} s**, "
         f"{doc['fixed_cost_share']:.0%} of the pipeline's wall time",
     ]
     p = doc["pipeline"]
+    if "gpu_util_mean" in doc["asr_only"]:
+        lines.append(f"- GPU (NVML): ASR-only utilisation {doc['asr_only']['gpu_util_mean']:.0f}% "
+                     f"(p10 {doc['asr_only']['gpu_util_p10']:.0f}%), peak memory "
+                     f"{doc['asr_only']['gpu_mem_peak_gb']:.1f} GiB; pipeline `transcripts` "
+                     f"{p.get('transcripts_gpu_util_mean', float('nan')):.0f}%")
     if "fast_path_videos" in p:
         lines.append(f"- monologue fast-path: {p['fast_path_videos']} of {p.get('videos', '?')} videos, "
                      f"about {p.get('fast_path_saved_s', 0):.1f} s of diarization saved; {p.get('runs', '?')} Dagster runs")
-    for mode in ("naive", "pipeline"):
+    for mode in [m for m in ("naive", "pipeline") if m in doc]:
         stages = doc[mode].get("stages", {})
         lines += ["", f"{mode} stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())]
     return "\n".join(lines) + "\n"
@@ -56,7 +62,8 @@ def chart(doc: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    for row, mode in enumerate(MODES):
+    modes = _modes(doc)
+    for row, mode in enumerate(modes):
         r = doc[mode]
         stages = dict(r.get("stages") or {"asr": r["wall_s"]})
         other = r["wall_s"] - sum(stages.values())
@@ -68,12 +75,16 @@ def chart(doc: dict, path: Path) -> None:
             if seconds > r["wall_s"] * 0.08:
                 ax.text(left + seconds / 2, row, name.split(" ")[0], ha="center", va="center", fontsize=7)
             left += seconds
-    ax.set_yticks(range(len(MODES)), [f"{m}\n{doc[m]['x_realtime']:.1f}x rt" for m in MODES])
+    ax.set_yticks(range(len(modes)), [f"{m}\n{doc[m]['x_realtime']:.1f}x rt" for m in modes])
     ax.set_xlabel("wall seconds")
     ax.set_title(f"{doc['corpus']['audio_s'] / 60:.0f} min of audio, {doc['device']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _modes(doc: dict) -> list[str]:
+    return [m for m in MODES if m in doc]
 
 
 def write(doc: dict, md_path: Path, png_path: Path) -> None:

@@ -17,6 +17,7 @@ from chaffee_assets.speech.windowed import DEFAULT_VAD, WindowedTranscriber, cli
 __all__ = ["BACKENDS", "DEFAULT_VAD", "Guards", "Segment", "Transcriber", "Transcript", "WindowedTranscriber", "Word",
            "clips", "max_ngram_repeats", "pick_backend", "resolve_model", "windows"]
 BACKENDS = ("ctranslate2", "torch", "auto")
+GAP_S = 60  # seconds of zeros before each clip of a faster-whisper batch (Transcriber.decode_clips)
 
 
 def resolve_model(name: str) -> str:
@@ -56,16 +57,23 @@ class Transcriber(WindowedTranscriber):
         self.pipeline = BatchedInferencePipeline(self.model)
 
     def decode_clips(self, pieces: list[np.ndarray]) -> list[tuple[list[Any], float]]:
-        """One batch through faster-whisper's batched pipeline: the clips laid end to end with 1 s of
-        zeros between them, as one array with their clip_timestamps (each clip is featurised and decoded
-        alone, so clips of different files share the batch). Segments go back to the clip they start in."""
+        """One batch through faster-whisper's batched pipeline: the clips laid end to end with zeros between
+        them, as one array with their clip_timestamps (each clip is featurised and decoded alone, so clips
+        of different files share the batch). Segments go back to the clip they start in."""
         if not pieces:
             return []
-        gap, starts, parts, at = SAMPLE_RATE, [], [], 0
+        # A clip's words must not depend on the clips around it (the same video in another run's batch
+        # gives the same rows: tests/reliability/test_idempotency.py). faster-whisper rounds times to 1 ms
+        # where they lie in this array, and it shortens a too-long first word after a pause of 4 median
+        # words since the last word it aligned, whichever clip that was. So each clip starts on a whole
+        # second after GAP_S of zeros: every clip begins after a pause. The zeros are never featurised
+        # (each clip is cut out by its clip_timestamps), so they cost memory only: 3.8 MB per clip.
+        starts, parts, at = [], [np.zeros(GAP_S * SAMPLE_RATE, np.float32)], GAP_S * SAMPLE_RATE
         for piece in pieces:
             starts.append(at)
-            parts += [np.asarray(piece, np.float32), np.zeros(gap, np.float32)]
-            at += piece.size + gap
+            end = -(-(at + piece.size) // SAMPLE_RATE) * SAMPLE_RATE + GAP_S * SAMPLE_RATE
+            parts += [np.asarray(piece, np.float32), np.zeros(end - at - piece.size, np.float32)]
+            at = end
         # +1e-7 s: faster-whisper truncates seconds x 16000 to a sample, and n / 16000 * 16000 can fall below n
         stamps = [{"start": s / SAMPLE_RATE + 1e-7, "end": (s + p.size) / SAMPLE_RATE + 1e-7}
                   for s, p in zip(starts, pieces)]

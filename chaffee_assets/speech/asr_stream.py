@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from chaffee_assets.speech.audio import SAMPLE_RATE
 from chaffee_assets.speech.boundaries import repair
+from chaffee_assets.speech.prefetch import Loaded
 from chaffee_assets.speech.records import Segment, Transcript, Word
 from chaffee_assets.speech.vad import Region
 
@@ -94,7 +95,7 @@ class ClipStream:
         self.ready: list[Finished] = []
         self.io_queued = 0
 
-    def run(self, records: Iterable[Any]) -> Iterator[Finished]:
+    def run(self, records: Iterable[Loaded]) -> Iterator[Finished]:
         """records: prefetch.Loaded records; yields one Finished per video, as each completes."""
         for record in records:
             self.io_queued = record.queued
@@ -112,7 +113,7 @@ class ClipStream:
         ready, self.ready = self.ready, []
         yield from ready
 
-    def _take(self, record) -> None:
+    def _take(self, record: Loaded) -> None:
         video = self.videos.setdefault(record.key, Video(record.key))
         if video.error is not None:
             return
@@ -218,11 +219,11 @@ class ClipStream:
 def _segment(s, base: float, clip: Clip, window: Window) -> Segment:
     """A backend segment (times from `base` at the clip's start) -> a Segment in file seconds. The decoder
     may place a last timestamp in the clip's padding: times stop at the clip's end (and the window's)."""
-    shift = window.offset + clip.start - base
+    shift = window.offset + clip.start
     limit = min(clip.end, window.duration) + window.offset
 
-    def at(t: float) -> float:
-        return min(float(t) + shift, limit)
+    def at(t: float) -> float:  # to the microsecond from the clip's start: the same wherever the clip sat
+        return min(round(float(t) - base, 6) + shift, limit)
 
     words = [Word(at(w.start), at(w.end), w.word.strip(), float(w.probability)) for w in (s.words or [])
              if w.word.strip()]
@@ -230,8 +231,8 @@ def _segment(s, base: float, clip: Clip, window: Window) -> Segment:
                    float(s.compression_ratio), words)
 
 
-def records_of(key: str, parts: Iterable[Any], loaded: Callable) -> Iterator[Any]:
+def records_of(key: str, parts: Iterable[Any]) -> Iterator[Loaded]:
     """One video's window parts as prefetch records, in this thread (no read-ahead)."""
     for part in parts:
-        yield loaded(key, part)
-    yield loaded(key, last=True)
+        yield Loaded(key, part)
+    yield Loaded(key, last=True)

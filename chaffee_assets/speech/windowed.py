@@ -120,9 +120,8 @@ class WindowedTranscriber:
         audio is cut into windows of about window_s at quiet moments (windows()), so memory does not grow
         with the file."""
         from chaffee_assets.speech.asr_stream import ClipStream, records_of
-        from chaffee_assets.speech.prefetch import Loaded
 
-        records = records_of("", window_parts(blocks, self.window_s), Loaded)
+        records = records_of("", window_parts(blocks, self.window_s))
         (done,) = ClipStream(self, self.lookahead_batches).run(records)
         if isinstance(done.result, Exception):
             raise done.result

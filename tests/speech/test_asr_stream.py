@@ -136,3 +136,20 @@ def test_a_single_recording_goes_through_the_same_stream():
     samples = audio.load(DEMO_AUDIO / "monologue-02.flac")
     t = model.transcribe(samples)
     assert len([w for s in t.segments for w in s.words]) == len(expected_clips(model, DEMO_AUDIO / "monologue-02.flac"))
+
+
+def test_a_videos_transcript_does_not_depend_on_its_batch_mates():
+    """The real faster-whisper model: interview-01 alone, and sharing batches with other files in another
+    order, gives the same segments and words to the bit (re-runs over other ranges store the same rows)."""
+    from chaffee_assets.settings import get_settings
+    from chaffee_assets.speech import models
+
+    model = models.transcriber(get_settings())
+
+    def interview(keys: list[str]):
+        done = {f.key: f.result for f in model.transcribe_many([(k, DEMO_AUDIO / f"{k}.flac") for k in keys])}
+        return [(s.start, s.end, s.text, [(w.start, w.end, w.word) for w in s.words])
+                for s in done["interview-01"].segments]
+
+    alone = interview(["interview-01"])
+    assert alone and interview(["monologue-02", "interview-01", "monologue-01"]) == alone
