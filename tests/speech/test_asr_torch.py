@@ -16,26 +16,7 @@ from chaffee_assets.speech.backend_compare import compare, reference_files
 from tests.conftest import SAMPLE
 
 
-@pytest.fixture(scope="module", autouse=True)
-def torch_threads_restored():
-    """cpu_threads=1 sets torch's process-wide thread count: the later test modules get theirs back."""
-    import torch
-
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="module")
-def torch_model(models_dir):
-    from chaffee_assets.speech.asr_torch import TorchTranscriber
-
-    return TorchTranscriber("bundled", cache_root=models_dir, cpu_threads=1)
+pytestmark = pytest.mark.usefixtures("torch_threads_restored")
 
 
 TRANSCRIPTS: dict = {}

@@ -11,18 +11,7 @@ from chaffee_assets.speech.decoder_step import StaticKV
 from tests.conftest import DEMO_AUDIO, SAMPLE
 
 
-@pytest.fixture(scope="module", autouse=True)
-def torch_threads_restored():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def torch_model(tmp_path_factory):
-    from chaffee_assets.speech.asr_torch import TorchTranscriber
-
-    return TorchTranscriber("bundled", cache_root=tmp_path_factory.mktemp("models"), cpu_threads=1)
+pytestmark = pytest.mark.usefixtures("torch_threads_restored")
 
 
 def test_static_kv_reorders_and_shrinks_like_concatenated_tensors():
