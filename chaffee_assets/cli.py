@@ -384,7 +384,6 @@ def db_stop() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
 def dev(port: int, host: str) -> None:
     """Embedded Postgres + Dagster UI and daemon; Ctrl-C (or SIGTERM) stops everything."""
-    import signal
     import socket
     import subprocess
 
@@ -399,10 +398,7 @@ def dev(port: int, host: str) -> None:
     settings = get_settings()
     embedded = not settings.database_url
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+    _stop_on_signals()
     proc, code = None, 0
     try:
         runtime.prepare(settings)  # starts the embedded Postgres unless DATABASE_URL is set
@@ -467,17 +463,13 @@ def cluster_init() -> None:
 def cluster_demo(folder: Path, videos_per_run: int) -> None:
     """Redis and two workers (gpu0: gpu; io0: io + cpu) on 127.0.0.1, `chaffee ingest --force` of FOLDER
     through them, which worker ran each step; then everything stopped."""
-    import signal
     import time
 
     from chaffee_assets import cluster as local
     from chaffee_assets import runtime
     from chaffee_assets.store import db
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+    _stop_on_signals()
     settings = get_settings()
     runtime.prepare(settings)
     try:
@@ -493,6 +485,19 @@ def cluster_demo(folder: Path, videos_per_run: int) -> None:
         if not settings.database_url:
             db.stop_embedded(settings)
     sys.exit(code)
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt here, also when this process started with SIGINT ignored
+    (a background job of a non-interactive shell, nohup, some supervisors): Python then installs no handler
+    of its own, and the children would inherit the ignored SIGINT too."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _stop_tree(proc, timeout_s: float = 60.0) -> None:

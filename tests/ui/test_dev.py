@@ -25,6 +25,12 @@ def _refused(address: str, port: int) -> bool:
         return s.connect_ex((address, port)) != 0
 
 
+def _signal_state(pid: int) -> str:
+    """SigBlk / SigIgn of a process (hex masks; SIGINT is bit 1): why a process would not see Ctrl-C."""
+    lines = open(f"/proc/{pid}/status").read().splitlines()
+    return ", ".join(line for line in lines if line.startswith(("SigBlk", "SigIgn")))
+
+
 def test_chaffee_dev_listens_on_loopback_and_ctrl_c_stops_everything(tmp_path):
     home, port, log = tmp_path / "home", free_port(), tmp_path / "dev.log"
     env = server_env(CHAFFEE_HOME=str(home))
@@ -48,7 +54,14 @@ def test_chaffee_dev_listens_on_loopback_and_ctrl_c_stops_everything(tmp_path):
         assert (home / "dagster" / "dagster.yaml").read_bytes() == (REPO_ROOT / "dagster.yaml").read_bytes()
 
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        assert proc.wait(timeout=120) == 0
+        try:
+            code = proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            status = psutil.Process(proc.pid)
+            raise AssertionError(f"chaffee dev still running 120 s after SIGINT; its signal masks "
+                                 f"{_signal_state(proc.pid)}; status {status.status()}; log:\n"
+                                 f"{log.read_text()[-3000:]}") from None
+        assert code == 0
         gone, alive = psutil.wait_procs(tree, timeout=15)
         assert not alive, [(p.pid, p.cmdline()) for p in alive]
         assert not psutil.pid_exists(postmaster.pid) or psutil.Process(postmaster.pid).status() == psutil.STATUS_ZOMBIE
