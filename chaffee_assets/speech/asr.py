@@ -17,7 +17,9 @@ from chaffee_assets.speech.windowed import DEFAULT_VAD, WindowedTranscriber, cli
 __all__ = ["BACKENDS", "DEFAULT_VAD", "Guards", "Segment", "Transcriber", "Transcript", "WindowedTranscriber", "Word",
            "clips", "max_ngram_repeats", "pick_backend", "resolve_model", "windows"]
 BACKENDS = ("ctranslate2", "torch", "auto")
-GAP_S = 60  # seconds of zeros before each clip of a faster-whisper batch (Transcriber.decode_clips)
+# Seconds of zeros before each clip of a faster-whisper batch (Transcriber.decode_clips): more than its
+# "pause" of 4 median word lengths, which it caps at 4 x 0.7 = 2.8 s.
+GAP_S = 3
 
 
 def resolve_model(name: str) -> str:
@@ -67,7 +69,7 @@ class Transcriber(WindowedTranscriber):
         # where they lie in this array, and it shortens a too-long first word after a pause of 4 median
         # words since the last word it aligned, whichever clip that was. So each clip starts on a whole
         # second after GAP_S of zeros: every clip begins after a pause. The zeros are never featurised
-        # (each clip is cut out by its clip_timestamps), so they cost memory only: 3.8 MB per clip.
+        # (each clip is cut out by its clip_timestamps), so they cost memory only: 0.2 MB per clip.
         starts, parts, at = [], [np.zeros(GAP_S * SAMPLE_RATE, np.float32)], GAP_S * SAMPLE_RATE
         for piece in pieces:
             starts.append(at)
