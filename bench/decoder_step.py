@@ -1,5 +1,5 @@
 """Decoder-step microbenchmark: the torch backend's step over transformers' DynamicCache against the static
-cache of speech/decoder_step.py, N steps each, interleaved in one process, on cpu or cuda.
+cache of speech/asr/decoder_step.py, N steps each, interleaved in one process, on cpu or cuda.
 
     python bench/decoder_step.py --model bundled --batch 2 --beams 5 --steps 50 --repeats 5
     python bench/decoder_step.py --model large-v3-turbo --device cuda --batch 64 --beams 5 --steps 100
@@ -42,9 +42,10 @@ def load(model: str, device: torch.device, dtype: torch.dtype, cache_root: str):
     """(transformers model, prompt, label). Random weights for a CONFIGS name, else a TorchTranscriber model."""
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-    from chaffee_assets.speech.asr_torch import BEAM_SDPA, _register_attention, checkpoint
+    from chaffee_assets.speech.asr.attention import BEAM_SDPA, register_attention
+    from chaffee_assets.speech.asr.torch_backend import checkpoint
 
-    _register_attention()
+    register_attention()
     if model in CONFIGS:
         d_model, layers, heads, ffn, vocab, mels = CONFIGS[model]
         config = WhisperConfig(d_model=d_model, decoder_layers=layers, decoder_attention_heads=heads,
@@ -75,7 +76,7 @@ def plan(batch: int, beams: int, steps: int, vocab: int, device: torch.device):
 
 def run(model, prompt, kind: str, encoded: torch.Tensor, beams: int, steps: list) -> float:
     """Seconds per step over `steps` after an untimed prompt step."""
-    from chaffee_assets.speech.asr_torch import TorchTranscriber
+    from chaffee_assets.speech.asr.torch_backend import TorchTranscriber
 
     shim = SimpleNamespace(model=model, kv_cache=kind, vocab=SimpleNamespace(prompt=prompt))
     step = TorchTranscriber._stepper(shim, encoded)
@@ -93,7 +94,7 @@ def run(model, prompt, kind: str, encoded: torch.Tensor, beams: int, steps: list
 
 
 def main(argv: list[str] | None = None) -> None:
-    from chaffee_assets.speech.asr_torch import MAX_TOKENS, torch_dtype
+    from chaffee_assets.speech.asr.torch_backend import MAX_TOKENS, torch_dtype
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="bundled", help=f"bundled / a model folder, or random: {', '.join(CONFIGS)}")

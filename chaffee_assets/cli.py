@@ -145,8 +145,8 @@ def _why_unfinished(state: str, run) -> str:
 def transcribe(file: Path, as_json: bool, num_speakers: int | None, asr_backend: str | None) -> None:
     """Transcribe one file with speakers (engine only)."""
     from chaffee_assets.speech import audio, models
-    from chaffee_assets.speech.attribution import attribute, find_turns
-    from chaffee_assets.speech.voice import find_profile, load_profiles
+    from chaffee_assets.speech.speakers.attribution import attribute, find_turns
+    from chaffee_assets.speech.speakers.voice import find_profile, load_profiles
 
     settings = get_settings()
     samples = audio.load(file)
@@ -189,10 +189,10 @@ def transcribe(file: Path, as_json: bool, num_speakers: int | None, asr_backend:
 def diarize(file: Path, num_speakers: int | None, rttm_out: Path | None, backend: str | None) -> None:
     """Diarize one file (engine only); RTTM on stdout by default."""
     from chaffee_assets.speech import audio, models
-    from chaffee_assets.speech.attribution import run_diarizer
-    from chaffee_assets.speech.diarize import to_rttm
-    from chaffee_assets.speech.pyannote_adapter import PyannoteUnavailable
-    from chaffee_assets.speech.voice import find_profile, load_profiles
+    from chaffee_assets.speech.speakers.attribution import run_diarizer
+    from chaffee_assets.speech.speakers.diarize import to_rttm
+    from chaffee_assets.speech.speakers.pyannote_adapter import PyannoteUnavailable
+    from chaffee_assets.speech.speakers.voice import find_profile, load_profiles
 
     settings = get_settings()
     host = find_profile(load_profiles(settings.voices_dir)[0], settings.host_name)  # the speaker-count prior
@@ -220,7 +220,7 @@ def diarize(file: Path, num_speakers: int | None, rttm_out: Path | None, backend
 def eval_(file: Path, ref_stm: Path | None, ref_text: Path | None, ref_rttm: Path, num_speakers: int | None,
           as_json: bool) -> None:
     """Score the production path on one file: WER, DER (collars 0 and 0.25), attribution accuracy."""
-    from chaffee_assets.speech import evaluate
+    from chaffee_assets.bench import evaluate
 
     if (ref_stm is None) == (ref_text is None):
         raise click.UsageError("give exactly one of --ref-stm or --ref-text")
@@ -249,8 +249,8 @@ def voices() -> None:
 def voices_enroll(name: str, audio_files: tuple[Path, ...], voices_dir: Path | None) -> None:
     """Build voices/NAME.json from clips where only NAME speaks."""
     from chaffee_assets.speech import audio, models
+    from chaffee_assets.speech.speakers.voice import enroll
     from chaffee_assets.speech.vad import speech_regions
-    from chaffee_assets.speech.voice import enroll
 
     settings = get_settings()
     clips = [(f.name, audio.load(f)) for f in audio_files]

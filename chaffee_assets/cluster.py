@@ -101,19 +101,6 @@ def answering(broker_url: str, names: list[str]) -> set[str]:
     return hosts & set(names)
 
 
-def unserved_queues(broker_url: str) -> list[str]:
-    """The queues of QUEUES no live worker consumes: their steps would wait in the broker for ever."""
-    from celery import Celery
-
-    app = Celery("inspect", broker=broker_url)
-    try:
-        replies = app.control.inspect(timeout=1.0).active_queues() or {}
-    finally:
-        app.close()
-    served = {queue["name"] for queues in replies.values() for queue in queues}
-    return [q for q in QUEUES if q not in served]
-
-
 def wait_answering(up: Cluster, name: str, proc: subprocess.Popen, log: Path) -> None:
     _wait(lambda: name in answering(up.broker_url, [name]), f"worker {name}", proc, log)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
 from dataclasses import dataclass, field, fields
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -58,9 +58,9 @@ class Settings:
     gpu_sample_s: float = field(default_factory=lambda: float(_env("CHAFFEE_GPU_SAMPLE_S", "0.1")))
     asr_batch_size: int = field(default_factory=lambda: int(_env("CHAFFEE_ASR_BATCH_SIZE", "8")))
     beam_size: int = field(default_factory=lambda: int(_env("CHAFFEE_BEAM_SIZE", "5")))
-    # One clip stream per run (speech/asr_stream.py): clips are sorted by length within this many batches.
+    # One clip stream per run (speech/asr/clip_stream.py): clips are sorted by length within this many batches.
     asr_lookahead: int = field(default_factory=lambda: int(_env("CHAFFEE_ASR_LOOKAHEAD", "4")))
-    # Processes that read, cut and VAD the files ahead of the model (speech/prep.py); 0 = one thread in the
+    # Processes that read, cut and VAD the files ahead of the model (speech/asr/prep.py); 0 = one thread in the
     # step's process. Default: every core but one.
     prep_workers: int = field(
         default_factory=lambda: int(_env("CHAFFEE_PREP_WORKERS", str(max((os.cpu_count() or 2) - 1, 1)))))

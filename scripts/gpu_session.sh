@@ -73,7 +73,7 @@ EOF
         if timeout "$limit" "$@" > "$out/$name.txt" 2>&1; then steps+=("$name ok $(( SECONDS - started ))s");
         else steps+=("$name FAILED($?) $(( SECONDS - started ))s"); fi
     }
-    run_step cuda-tests 240 python -m pytest -q -x tests/speech/test_asr_torch.py -k cuda -p no:cacheprovider
+    run_step cuda-tests 240 python -m pytest -q -x tests/speech/asr/test_torch_backend.py -k cuda -p no:cacheprovider
     run_step decoder-step-tiny 120 python bench/decoder_step.py --device "$CHAFFEE_DEVICE" --model bundled \
         --batch 64 --beams 1 --steps 100 --repeats 3
     run_step decoder-step-turbo 180 python bench/decoder_step.py --device "$CHAFFEE_DEVICE" --model large-v3-turbo \

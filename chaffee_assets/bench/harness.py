@@ -56,7 +56,6 @@ def device_name(settings: Settings) -> str:
 
 def asr_only(files: list[Path], settings: Settings, backend: str) -> dict:
     from chaffee_assets.speech import models
-
     from chaffee_assets.speech.gpu_telemetry import telemetry
 
     clock = time.perf_counter()
@@ -131,8 +130,8 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
     faster-whisper design, run once per round; naive_mode False leaves it out: on a CUDA 13 GPU it
     could only run on the CPU)."""
     from chaffee_assets.bench import naive, report
+    from chaffee_assets.speech.speakers.voice import VoiceEncoder, enroll
     from chaffee_assets.speech.vad import speech_regions
-    from chaffee_assets.speech.voice import VoiceEncoder, enroll
     from chaffee_assets.store import db
 
     settings = get_settings()
@@ -148,11 +147,11 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
             profile.save(voices / f"{settings.host_name}.json")
         else:
             voices = settings.voices_dir
-        from chaffee_assets.speech.voice import load_profiles
+        from chaffee_assets.speech.speakers.voice import load_profiles
 
         profiles, _ = load_profiles(voices)
 
-        from chaffee_assets.speech.asr import pick_backend
+        from chaffee_assets.speech.asr.backends import pick_backend
 
         main = pick_backend(settings.asr_backend, settings.device)
         others = [b for b in dict.fromkeys(pick_backend(b, settings.device) for b in backends) if b != main]

@@ -11,12 +11,13 @@ import psycopg
 
 from chaffee_assets.settings import Settings
 from chaffee_assets.speech import audio
-from chaffee_assets.speech.asr import Segment, Word, resolve_model
-from chaffee_assets.speech.attribution import attribute
-from chaffee_assets.speech.chunks import chunk
-from chaffee_assets.speech.diarize import diarize
-from chaffee_assets.speech.embed import TextEmbedder
-from chaffee_assets.speech.voice import Profile, VoiceEncoder
+from chaffee_assets.speech.asr.backends import resolve_model
+from chaffee_assets.speech.records import Segment, Word
+from chaffee_assets.speech.speakers.attribution import attribute
+from chaffee_assets.speech.speakers.diarize import diarize
+from chaffee_assets.speech.speakers.voice import Profile, VoiceEncoder
+from chaffee_assets.speech.text.chunks import chunk
+from chaffee_assets.speech.text.embed import TextEmbedder
 
 TABLE = """CREATE TABLE IF NOT EXISTS naive_segments (
   id bigserial PRIMARY KEY, video text, start_s float8, end_s float8, speaker text, text text, embedding vector(384))"""
@@ -25,7 +26,7 @@ TABLE = """CREATE TABLE IF NOT EXISTS naive_segments (
 def run(files: list[Path], settings: Settings, url: str, profiles: dict[str, Profile]) -> dict:
     from faster_whisper import WhisperModel
 
-    from chaffee_assets.speech.attribution import DIARIZED, SpeakerTurns
+    from chaffee_assets.speech.speakers.attribution import DIARIZED, SpeakerTurns
 
     stages = dict.fromkeys(["load", "decode", "asr", "diarize", "embed", "db"], 0.0)
     clock = time.perf_counter()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from chaffee_assets.bench.evaluate import evaluate_speakers, load_rttm
 from chaffee_assets.speech import audio
-from chaffee_assets.speech.evaluate import evaluate_speakers, load_rttm
+from chaffee_assets.speech.speakers.voice import Profile, VoiceEncoder, enroll
 from chaffee_assets.speech.vad import speech_regions
-from chaffee_assets.speech.voice import Profile, VoiceEncoder, enroll
 
 
 def enroll_hosts(enroll_dir: Path, hosts: set[str], encoder: VoiceEncoder) -> dict[str, Profile]:

@@ -9,8 +9,8 @@ import numpy as np
 from chaffee_assets.defs.assets.embeddings import embeddings
 from chaffee_assets.defs.assets.speaker_labels import speaker_labels
 from chaffee_assets.defs.resources import Platform
-from chaffee_assets.speech.chunks import chunk
-from chaffee_assets.speech.quality import segment_problems, vector_problems
+from chaffee_assets.speech.asr.quality import segment_problems, vector_problems
+from chaffee_assets.speech.text.chunks import chunk
 from chaffee_assets.store import catalog
 
 MAX_LISTED = 20

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import warnings
 
 import dagster as dg
@@ -18,6 +20,8 @@ QUEUE_TAG = "dagster-celery/queue"  # the op tag dagster-celery routes a step by
 EXECUTORS = ("in_process", "celery", "k8s")
 QUEUES = ("gpu", "io", "cpu")  # celery queues, named after the pools
 K8S_EXECUTOR_CONFIG = REPO_ROOT / "deploy" / "k8s" / "executor.yaml"
+# Runs executed in a `chaffee` process carry its host and pid: a run whose process is gone was killed.
+HOST_TAG, PID_TAG = "chaffee/host", "chaffee/pid"
 DEFAULT_QUEUE = "cpu"  # steps without a queue tag: the asset checks' own steps (queries, no model)
 
 
@@ -68,3 +72,26 @@ def executor_def(settings: Settings) -> dg.ExecutorDefinition | None:
 
         return k8s_job_executor.configured(yaml.safe_load(K8S_EXECUTOR_CONFIG.read_text()), name="k8s")
     return None
+
+
+def process_tags() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def runs_here(run: dg.DagsterRun) -> bool:
+    """Whether every step of this run executes in this process (a `chaffee` in-process run), so a model
+    one step loads is there for the next."""
+    return all(run.tags.get(tag) == value for tag, value in process_tags().items())
+
+
+def unserved_queues(broker_url: str) -> list[str]:
+    """The queues of QUEUES no live worker consumes: their steps would wait in the broker for ever."""
+    from celery import Celery
+
+    app = Celery("inspect", broker=broker_url)
+    try:
+        replies = app.control.inspect(timeout=1.0).active_queues() or {}
+    finally:
+        app.close()
+    served = {queue["name"] for queues in replies.values() for queue in queues}
+    return [q for q in QUEUES if q not in served]

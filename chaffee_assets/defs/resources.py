@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from chaffee_assets.settings import Settings, get_settings
-from chaffee_assets.speech.voice import Profile, find_profile, load_profiles
+from chaffee_assets.speech.speakers.voice import Profile, find_profile, load_profiles
 from chaffee_assets.store import db
 from chaffee_assets.store.files import Files
 

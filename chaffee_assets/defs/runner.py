@@ -13,12 +13,11 @@ import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from chaffee_assets.defs.executors import HOST_TAG, PID_TAG, process_tags, unserved_queues
 from chaffee_assets.defs.partitions import videos
 from chaffee_assets.settings import REPO_ROOT, get_settings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# Runs executed in a `chaffee` process carry its host and pid: a run whose process is gone was killed.
-HOST_TAG, PID_TAG = "chaffee/host", "chaffee/pid"
 
 
 @dataclass
@@ -62,16 +61,6 @@ def add_partitions(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
     return new
 
 
-def process_tags() -> dict[str, str]:
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
-
-
-def runs_here(run: dg.DagsterRun) -> bool:
-    """Whether every step of this run executes in this process (a `chaffee` in-process run), so a model
-    one step loads is there for the next."""
-    return all(run.tags.get(tag) == value for tag, value in process_tags().items())
-
-
 def reap_orphan_runs(instance: dg.DagsterInstance) -> list[str]:
     """Runs of this host still marked in progress whose process no longer exists (killed, machine
     rebooted): mark them failed and free their pool slots, or a gpu limit of 1 would wait forever.
@@ -110,8 +99,6 @@ def materialize(
     plan = batches(instance.get_dynamic_partitions(videos.name), keys, batch_size, durations,
                    settings.audio_h_per_run * 3600)
     if settings.executor == "celery" and plan:
-        from chaffee_assets.cluster import unserved_queues
-
         if unserved := unserved_queues(settings.broker_url):
             raise RuntimeError(f"no celery worker consumes queue(s) {', '.join(unserved)} on the broker of "
                                f"CHAFFEE_BROKER_URL: start one, e.g. `chaffee cluster worker {unserved[0]}0 "

@@ -17,7 +17,7 @@ _warming = False
 def transcriber(s: Settings, backend: str | None = None, *, fresh: bool = False):
     """The ASR model of CHAFFEE_ASR_BACKEND (or `backend`): an unknown name raises ValueError naming it.
     fresh: a new instance, not the process's shared one (the benchmark times the load)."""
-    from chaffee_assets.speech.asr import pick_backend
+    from chaffee_assets.speech.asr.backends import pick_backend
 
     chosen = pick_backend(backend or s.asr_backend, s.device)
     with _locks["asr"]:
@@ -69,7 +69,7 @@ def warm_up(s: Settings) -> threading.Thread | None:
 @lru_cache(maxsize=2)
 def _transcriber(model: str, device: str, compute_type: str, batch_size: int, beam_size: int, cpu_threads: int,
                  lookahead: int):
-    from chaffee_assets.speech.asr import Transcriber
+    from chaffee_assets.speech.asr.ctranslate2_backend import Transcriber
 
     return Transcriber(model, device=device, compute_type=compute_type, batch_size=batch_size,
                        beam_size=beam_size, cpu_threads=cpu_threads, lookahead_batches=lookahead)
@@ -78,7 +78,7 @@ def _transcriber(model: str, device: str, compute_type: str, batch_size: int, be
 @lru_cache(maxsize=2)
 def _torch_transcriber(model: str, device: str, dtype: str, batch_size: int, beam_size: int, cpu_threads: int,
                        cache_root: str, lookahead: int, kv_cache: str):
-    from chaffee_assets.speech.asr_torch import TorchTranscriber
+    from chaffee_assets.speech.asr.torch_backend import TorchTranscriber
 
     return TorchTranscriber(model, device=device, dtype=dtype, cache_root=cache_root, batch_size=batch_size,
                             beam_size=beam_size, cpu_threads=cpu_threads, lookahead_batches=lookahead,
@@ -87,13 +87,13 @@ def _torch_transcriber(model: str, device: str, dtype: str, batch_size: int, bea
 
 @lru_cache(maxsize=2)
 def _voice_encoder(device: str):
-    from chaffee_assets.speech.voice import VoiceEncoder
+    from chaffee_assets.speech.speakers.voice import VoiceEncoder
 
     return VoiceEncoder(device=device)
 
 
 @lru_cache(maxsize=2)
 def _text_embedder(model: str, device: str, batch_size: int):
-    from chaffee_assets.speech.embed import TextEmbedder
+    from chaffee_assets.speech.text.embed import TextEmbedder
 
     return TextEmbedder(model, device=device, batch_size=batch_size)

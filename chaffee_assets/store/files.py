@@ -16,9 +16,9 @@ import numpy as np
 import polars as pl
 
 from chaffee_assets.settings import Settings
-from chaffee_assets.speech.asr import Segment, Transcript, Word
-from chaffee_assets.speech.attribution import SpeakerTurns
-from chaffee_assets.speech.diarize import Turn
+from chaffee_assets.speech.records import Segment, Transcript, Word
+from chaffee_assets.speech.speakers.attribution import SpeakerTurns
+from chaffee_assets.speech.speakers.diarize import Turn
 
 # YouTube ids may start with '-' or '_' (20 of the channel's 572 do); paths are always built absolute.
 VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 
-from chaffee_assets.speech.chunks import Chunk
+from chaffee_assets.speech.text.chunks import Chunk
 from chaffee_assets.store.files import check_video_id
 
 

@@ -9,8 +9,8 @@ from chaffee_assets.defs.assets import speaker_labels as speaker_labels_module
 from chaffee_assets.defs.runner import add_partitions, materialize
 from chaffee_assets.settings import get_settings
 from chaffee_assets.sources.local import LocalSource
-from chaffee_assets.speech.asr import Segment
-from chaffee_assets.speech.quality import segment_problems, vector_problems
+from chaffee_assets.speech.asr.quality import segment_problems, vector_problems
+from chaffee_assets.speech.records import Segment
 from chaffee_assets.store import catalog, db, segments
 from tests.conftest import copy_demo
 

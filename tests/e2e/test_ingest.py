@@ -66,7 +66,7 @@ def test_failing_batch_work_falls_back_to_one_video_at_a_time(ingested, dagster_
     """The run's one COPY and its one voice-encoder pass for the monologue checks both break: each video
     is then checked and written alone, with the same result. (Other modules' partitions can sit between
     these two, so they may take one run or two.)"""
-    from chaffee_assets.speech import speakers
+    from chaffee_assets.speech.speakers import labels
 
     ids, _ = ingested
     good = [ids["interview-01"], ids["monologue-01"]]

@@ -12,13 +12,13 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from chaffee_assets.bench import evaluate
 from chaffee_assets.cli import main
 from chaffee_assets.settings import REPO_ROOT, get_settings
 from chaffee_assets.sources.local import LocalSource
-from chaffee_assets.speech import evaluate
-from chaffee_assets.speech.diarize import Turn
+from chaffee_assets.speech.speakers.diarize import Turn
+from chaffee_assets.speech.speakers.voice import VoiceEncoder, enroll
 from chaffee_assets.speech.vad import speech_regions
-from chaffee_assets.speech.voice import VoiceEncoder, enroll
 from chaffee_assets.store import segments
 from chaffee_assets.store.files import Files
 

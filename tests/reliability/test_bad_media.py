@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from chaffee_assets.bench.evaluate import wer
 from chaffee_assets.definitions import defs
 from chaffee_assets.defs.runner import add_partitions, materialize
 from chaffee_assets.settings import get_settings
 from chaffee_assets.sources.local import LocalSource
-from chaffee_assets.speech.evaluate import wer
 from chaffee_assets.store import catalog, db
 from tests.reliability import media as m
 from tests.reliability.conftest import audit, snapshot

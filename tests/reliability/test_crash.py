@@ -14,7 +14,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from chaffee_assets.defs.runner import PID_TAG
+from chaffee_assets.defs.executors import PID_TAG
 from chaffee_assets.settings import get_settings
 from chaffee_assets.sources.local import LocalSource
 from chaffee_assets.sources.rss import rss_id

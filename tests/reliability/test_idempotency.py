@@ -13,7 +13,7 @@ from chaffee_assets.definitions import defs
 from chaffee_assets.defs.runner import add_partitions, materialize
 from chaffee_assets.settings import get_settings
 from chaffee_assets.sources.local import LocalSource
-from chaffee_assets.speech.chunks import chunk
+from chaffee_assets.speech.text.chunks import chunk
 from chaffee_assets.store import catalog, db
 from chaffee_assets.store.files import Files
 from tests.reliability.conftest import audit, crop, snapshot

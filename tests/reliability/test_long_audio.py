@@ -19,10 +19,11 @@ import sys
 import numpy as np
 import pytest
 
+from chaffee_assets.bench.evaluate import wer
 from chaffee_assets.settings import REPO_ROOT
 from chaffee_assets.speech import audio
-from chaffee_assets.speech.asr import Transcriber, windows
-from chaffee_assets.speech.evaluate import wer
+from chaffee_assets.speech.asr.ctranslate2_backend import Transcriber
+from chaffee_assets.speech.asr.windows import windows
 from chaffee_assets.speech.vad import FRAME, speech_regions
 from tests.conftest import DEMO_AUDIO
 

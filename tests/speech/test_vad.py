@@ -3,7 +3,7 @@ import pytest
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from chaffee_assets.speech import audio
-from chaffee_assets.speech.asr import DEFAULT_VAD, clips
+from chaffee_assets.speech.asr.windowed import DEFAULT_VAD, clips
 from chaffee_assets.speech.vad import FRAME, Region, regions, speech_probs, speech_regions
 from tests.conftest import DEMO_AUDIO
 
@@ -61,7 +61,7 @@ def test_clips_merge_regions_up_to_the_chunk_and_break_at_long_pauses():
 def test_diarization_reuses_the_probabilities_asr_kept(interview, monkeypatch):
     from chaffee_assets.settings import get_settings
     from chaffee_assets.speech import models, vad
-    from chaffee_assets.speech.attribution import find_turns
+    from chaffee_assets.speech.speakers.attribution import find_turns
 
     encoder = models.voice_encoder(get_settings())
     probs = speech_probs(interview)

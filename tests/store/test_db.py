@@ -4,7 +4,7 @@ import pytest
 
 from chaffee_assets.settings import get_settings
 from chaffee_assets.sources.base import Video
-from chaffee_assets.speech.chunks import Chunk
+from chaffee_assets.speech.text.chunks import Chunk
 from chaffee_assets.store import catalog, db, segments
 from chaffee_assets.store.files import InvalidVideoId
 

@@ -6,8 +6,9 @@ from chaffee_assets.defs.assets.transcripts import transcripts
 from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, gpu_sampling, summary
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
-from chaffee_assets.speech import audio, models, speakers
-from chaffee_assets.speech.attribution import MONOLOGUE, find_turns, monologue_turns
+from chaffee_assets.speech import audio, models
+from chaffee_assets.speech.speakers import labels
+from chaffee_assets.speech.speakers.attribution import MONOLOGUE, find_turns, monologue_turns
 from chaffee_assets.speech.vad import speech_regions
 
 
@@ -68,7 +69,7 @@ def batch_checks(context: dg.AssetExecutionContext, keys: list[str], files, enco
                 yield key, samples, read[key][0]
 
     try:
-        return speakers.monologue_checks(readable(), encoder, host), read
+        return labels.monologue_checks(readable(), encoder, host), read
     except Exception as exc:
         context.log.warning(f"batched monologue checks failed ({type(exc).__name__}: {exc}); checking each video alone")
         return {}, read

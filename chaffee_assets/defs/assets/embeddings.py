@@ -5,7 +5,7 @@ from chaffee_assets.defs.batch import Stopwatch, active_keys, each_video, gpu_sa
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import models
-from chaffee_assets.speech.chunks import chunk
+from chaffee_assets.speech.text.chunks import chunk
 from chaffee_assets.store import segments
 from chaffee_assets.store.db import Database, DatabaseUnavailable
 

@@ -5,7 +5,7 @@ from chaffee_assets.defs.assets.transcripts import transcripts
 from chaffee_assets.defs.batch import Stopwatch, each_video, summary
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
-from chaffee_assets.speech.attribution import attribute
+from chaffee_assets.speech.speakers.attribution import attribute
 
 
 @video_asset(

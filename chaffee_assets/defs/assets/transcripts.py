@@ -2,9 +2,9 @@ import dagster as dg
 
 from chaffee_assets.defs.assets.raw_audio import raw_audio
 from chaffee_assets.defs.batch import Stopwatch, active_keys, gpu_sampling, record, summary
+from chaffee_assets.defs.executors import runs_here
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
-from chaffee_assets.defs.runner import runs_here
 from chaffee_assets.speech import models
 from chaffee_assets.store import catalog
 
