@@ -40,7 +40,10 @@ def main(verbose: bool) -> None:
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only videos published on or after this day.")
 @click.option("--voices-dir", type=click.Path(file_okay=False, path_type=Path), help="Speaker profiles (VOICES_DIR).")
 @click.option("--force", is_flag=True, help="Re-process videos already ingested (their rows are replaced).")
-def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, force) -> None:
+@click.option("--store-flagged", is_flag=True,
+              help="Store a video whose segments fail the quality judgement, flagged, instead of refusing it "
+              "(CHAFFEE_STORE_FLAGGED).")
+def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, force, store_flagged) -> None:
     """List a source, add new videos as partitions and materialize all five assets for them."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -55,6 +58,8 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     os.environ["CHAFFEE_SKIP_SHORTS"] = "1" if skip_shorts else "0"
     if since:
         os.environ["CHAFFEE_SINCE"] = since.date().isoformat()
+    if store_flagged:
+        os.environ["CHAFFEE_STORE_FLAGGED"] = "1"
     settings = get_settings()
     listed = _list_videos(kind, folder, channel if kind == "youtube" else feed, limit, settings)
     runtime.prepare(settings)
@@ -109,22 +114,27 @@ def _report(settings, keys: list[str], runs: dict) -> int:
     with db.session(settings) as conn:
         rows = conn.execute(
             """SELECT s.video_id, s.status, s.error, s.duration_s, count(g.id),
-                      coalesce(string_agg(DISTINCT g.speaker, ', '), '')
+                      coalesce(string_agg(DISTINCT g.speaker, ', '), ''), s.metadata->'quality'->>'flagged'
                FROM sources s LEFT JOIN segments g ON g.source_id = s.id
                WHERE s.video_id = ANY(%s) GROUP BY s.id ORDER BY s.id""",
             (keys,),
         ).fetchall()
         total = segments.count(conn)
-    failed = 0
-    for video_id, state, error, seconds, count, speakers in rows:
+    failed = refused = 0
+    for video_id, state, error, seconds, count, speakers, flagged in rows:
         if state == "done":
-            click.echo(f"  {video_id:<32} {seconds or 0:7.1f}s  {count:4d} segments  speakers: {speakers}")
+            click.echo(f"  {video_id:<32} {seconds or 0:7.1f}s  {count:4d} segments  speakers: {speakers}"
+                       + (f"  FLAGGED: {flagged}" if flagged else ""))
         elif state == "skipped":  # a filter decided on the full metadata (short, live, members-only)
             click.echo(f"  {video_id:<32} SKIPPED: {error}")
         else:
             failed += 1
+            refused += " refused video " in (error or "")
             click.echo(f"  {video_id:<32} {state.upper()}: {error or _why_unfinished(state, runs.get(video_id))}")
     click.echo(f"{total} segments in the database")
+    if refused:
+        click.echo(f"{refused} video(s) refused by the segment-quality judgement: a re-run refuses them again; "
+                   "`chaffee ingest --store-flagged` stores them with the defect flagged")
     return failed
 
 

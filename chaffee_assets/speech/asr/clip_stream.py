@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,7 +205,9 @@ class ClipStream:
         windows = video.windows
         probs = np.concatenate([w.probs for w in windows]) if windows else np.zeros(0, dtype=np.float32)
         duration = (windows[-1].first + windows[-1].samples.size) / SAMPLE_RATE if windows else 0.0
-        return Transcript(duration, repair(kept, duration), dropped, video.compute_s, probs)
+        repairs = Counter()
+        segments = repair(kept, duration, counts=repairs)
+        return Transcript(duration, segments, dropped, video.compute_s, speech_probs=probs, repairs=dict(repairs))
 
     def _fail(self, video: Video, error: Exception) -> None:
         video.error = error
