@@ -2,11 +2,17 @@
 """A stress corpus drawn from seeds: files the test suite never tuned on, with exact references.
 
   python scripts/stress_corpus.py OUTDIR --files 40 --seed 1000 [--minutes-per-file 0.3 4]
+                                   [--real DIR --real-files 10]
 
 Each file is drawn from its own seed (seed + i): monologue (one voice) or interview (2-3 voices), an
 espeak-ng voice and variant, speaking rate and pitch per speaker, pauses of 0.08-1.6 s, a length, and
 sentences built from a grammar over a vocabulary none of the other corpora use. Writes OUTDIR/audio/<stem>.flac
-with <stem>.rttm/.txt/.json (synth_corpus.write), so WER and DER references are exact."""
+with <stem>.rttm/.txt/.json (synth_corpus.write), so WER and DER references are exact.
+
+--real DIR adds files spliced from real recordings (16 kHz or any rate, mono or not): each draws 3-12 clips
+of DIR with pauses between them; a clip's speaker is its file name up to the first '-' (LibriSpeech's
+reader id), so the .rttm is exact and the .txt empty. Nothing from DIR is committed: see README,
+"Stress corpus", for the public recordings used."""
 
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth_corpus import SR, Synth, write  # noqa: E402
@@ -108,6 +116,31 @@ def generate(outdir: Path, files: int, seed: int, minutes: tuple[float, float] =
     return total
 
 
+def real_file(rng: random.Random, clips: list[Path]) -> tuple[np.ndarray, list[dict]]:
+    """3-12 real clips with 0.1-1.5 s pauses; turns named by each clip's speaker."""
+    chunks, turns, n = [np.zeros(round(0.3 * SR), np.float32)], [], round(0.3 * SR)
+    for clip in rng.sample(clips, min(len(clips), rng.randint(3, 12))):
+        x, rate = sf.read(clip, dtype="float32", always_2d=True)
+        x = soxr.resample(x.mean(axis=1), rate, SR).astype(np.float32) if rate != SR else x.mean(axis=1)
+        turns.append({"speaker": clip.stem.split("-")[0], "start": round(n / SR, 3),
+                      "end": round((n + x.size) / SR, 3), "text": ""})
+        gap = np.zeros(round(rng.uniform(0.1, 1.5) * SR), np.float32)
+        chunks += [x, gap]
+        n += x.size + gap.size
+    return np.clip(np.concatenate(chunks), -1, 1), turns
+
+
+def generate_real(outdir: Path, clips_dir: Path, files: int, seed: int) -> float:
+    clips = sorted(p for p in clips_dir.iterdir() if p.suffix.lower() in {".flac", ".wav"})
+    total = 0.0
+    for i in range(files):
+        rng = random.Random(seed + i)
+        audio, turns = real_file(rng, clips)
+        kind = "monologue" if len({t["speaker"] for t in turns}) == 1 else "panel"
+        total += write(outdir / "audio", f"r{seed + i}-{kind}", kind, audio, turns, extra={"seed": seed + i})
+    return total
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outdir", type=Path)
@@ -115,9 +148,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--minutes-per-file", type=float, nargs=2, default=(0.3, 4.0), metavar=("MIN", "MAX"))
     ap.add_argument("--interview-share", type=float, default=0.3)
+    ap.add_argument("--real", type=Path, help="a folder of real recordings to splice files from")
+    ap.add_argument("--real-files", type=int, default=10)
     args = ap.parse_args()
     total = generate(args.outdir, args.files, args.seed, tuple(args.minutes_per_file), args.interview_share)
-    print(f"total: {args.files} files, {total / 60:.1f} min in {args.outdir / 'audio'}")
+    files = args.files
+    if args.real:
+        total += generate_real(args.outdir, args.real, args.real_files, args.seed + args.files)
+        files += args.real_files
+    print(f"total: {files} files, {total / 60:.1f} min in {args.outdir / 'audio'}")
 
 
 if __name__ == "__main__":

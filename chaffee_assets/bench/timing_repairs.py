@@ -5,12 +5,13 @@
 Every file is transcribed once, in one clip stream, with the repair held back (the decoder's segments as
 they come); then boundaries.repair and quality.judge run on them. Per file: the segment rules the raw
 output breaks (those a video was refused for before the repair moved into the words), the repairs made by
-kind, the problems left after repair, and the segments the judgement drops. WER against the file's .txt
-reference, where there is one, is the same before and after: a repair moves times, never words."""
+kind, the problems left after repair, and the segments the judgement drops. `same_words` compares the
+word sequence before and after: a repair moves times, never words, so WER cannot change."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -41,14 +42,13 @@ def measure(folder: Path) -> dict:
         if isinstance(done.result, Exception):
             rows.append({"file": done.key, "error": f"{type(done.result).__name__}: {done.result}"})
             continue
-        raw, duration = done.result.segments, done.result.duration_s
-        counts = Counter()
+        # every segment labelled: the speaker rule is the labels' business, not the timing's
+        raw = [dataclasses.replace(s, speaker="host") for s in done.result.segments]
+        duration, counts = done.result.duration_s, Counter()
         fixed = repair(raw, duration, counts=counts)
-        for s in fixed:
-            s.speaker = "host"  # the speaker rule is the labels' business, not the timing's
         judged = judge(fixed, duration)
         rows.append({"file": done.key, "duration_s": round(duration, 2), "segments": len(raw),
-                     "raw_problems": segment_problems([_labelled(s) for s in raw], duration),
+                     "raw_problems": segment_problems(raw, duration),
                      "repairs": dict(counts), "problems_after": segment_problems(fixed, duration),
                      "dropped_after": len(judged.dropped), "refused_after": judged.refused,
                      "same_words": [w.word for s in raw for w in s.words] == [w.word for s in fixed for w in s.words]})
@@ -61,11 +61,6 @@ def measure(folder: Path) -> dict:
               "repairs": dict(sum((Counter(r["repairs"]) for r in good), Counter())),
               "words_kept_everywhere": all(r["same_words"] for r in good)}
     return {"files": rows, "totals": totals}
-
-
-def _labelled(s):
-    s.speaker = s.speaker or "host"
-    return s
 
 
 def main() -> None:

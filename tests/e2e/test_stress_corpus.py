@@ -1,7 +1,6 @@
 """Corpora the suite never tuned on (scripts/stress_corpus.py, seeds no other test uses), ingested through
 `chaffee ingest`: every good file is stored, and the repairs made on the way are reported."""
 
-import importlib.util
 import json
 import shutil
 from collections import Counter
@@ -10,25 +9,19 @@ import pytest
 from click.testing import CliRunner
 
 from chaffee_assets.cli import main
-from chaffee_assets.settings import REPO_ROOT
 from chaffee_assets.sources.local import LocalSource
+from tests.conftest import stress_corpus
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng generates the corpus")
 
 
-def stress_corpus():
-    spec = importlib.util.spec_from_file_location("stress_corpus", REPO_ROOT / "scripts" / "stress_corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def ingest_corpus(tmp_path, conn, monkeypatch, files: int, seed: int, minutes: tuple[float, float], per_run: int):
     """Generate, ingest in runs of per_run videos, and return (the CLI's output, the repairs by kind)."""
-    audio_s = stress_corpus().generate(tmp_path, files, seed, minutes)
+    folder = stress_corpus(tmp_path, files, seed, minutes)
     monkeypatch.setenv("CHAFFEE_VIDEOS_PER_RUN", str(per_run))
-    result = CliRunner().invoke(main, ["ingest", "--source", "local", "--path", str(tmp_path / "audio")])
-    keys = [v.video_id for v in LocalSource(tmp_path / "audio").list()]
+    result = CliRunner().invoke(main, ["ingest", "--source", "local", "--path", str(folder)])
+    listed = LocalSource(folder).list()
+    keys, audio_s = [v.video_id for v in listed], sum(v.duration_s or 0 for v in listed)
     rows = conn.execute("SELECT video_id, status, error, metadata FROM sources WHERE video_id = ANY(%s)",
                         (keys,)).fetchall()
     not_stored = {k: (state, error) for k, state, error, _ in rows if state != "done"}
