@@ -45,6 +45,7 @@ class Window:
     probs: np.ndarray
     speech: list[Region] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)  # file seconds, guards not yet applied
+    looped: list[Segment] = field(default_factory=list)  # a decoding loop taken out after the first pass
     waiting: int = 0  # clips out for decoding
     second_pass: bool = False
 
@@ -181,6 +182,11 @@ class ClipStream:
         """A window's pass is back: queue its wordless speech once for a second decode, else it is done."""
         if not window.second_pass:
             window.second_pass = True
+            # a decoding loop's segments leave, so the speech under them is decoded again as missed speech
+            window.segments.sort(key=lambda s: s.start)
+            looped = set(self.model.guards.loops(window.segments))
+            window.looped = [s for i, s in enumerate(window.segments) if i in looped]
+            window.segments = [s for i, s in enumerate(window.segments) if i not in looped]
             missed = self.model.missed(window.speech, window.segments, window.offset)
             if missed:
                 log.info("re-decoding %d speech regions that got no words", len(missed))
@@ -196,6 +202,7 @@ class ClipStream:
     def _transcript(self, video: Video) -> Transcript:
         kept, dropped = [], []
         for window in video.windows:
+            dropped += [(seg, "a decoding loop (the same text in segments in a row)") for seg in window.looped]
             for seg in sorted(window.segments, key=lambda s: s.start):
                 why = self.model.guards.reason(seg)
                 if why or seg.end <= seg.start:

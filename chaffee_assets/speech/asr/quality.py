@@ -5,21 +5,18 @@ video is refused only when what is left cannot be trusted."""
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from chaffee_assets.speech.asr.guards import Guards
 from chaffee_assets.speech.records import Segment
 
 MAX_SEGMENT_S = 60.0
 OVERLAP_TOLERANCE_S = 0.25
 # A video is refused when segments covering more than this share of its transcribed speech time had to
-# be dropped (README, "Segment quality", gives the figure behind it).
+# be dropped (README, "Quality is judged per segment", gives the figures behind it).
 MAX_DROPPED_SHARE = 0.2
-# ... or when the same text of at least LOOP_WORDS words fills LOOP_SEGMENTS segments in a row: a decoding
-# loop the per-segment guards did not catch.
-LOOP_SEGMENTS, LOOP_WORDS = 3, 4
 
 
 def segment_problems(segments: list[Segment], duration_s: float, *, max_segment_s: float = MAX_SEGMENT_S,
@@ -70,17 +67,25 @@ class Judged:
     refused: str | None = None
 
 
-def judge(segments: list[Segment], duration_s: float) -> Judged:
+def judge(segments: list[Segment], duration_s: float, guards: Guards = Guards()) -> Judged:
     """Repair what can be repaired (a segment longer than MAX_SEGMENT_S is split at its widest pauses
-    between words), drop each segment that still breaks a rule of problems_by_segment, and refuse the
-    video when more than MAX_DROPPED_SHARE of its speech time was dropped or a decoding loop remains."""
-    judged = Judged([])
+    between words), drop a decoding loop the engine's second pass did not clear (Guards.loops) and each
+    segment that still breaks a rule of problems_by_segment, and refuse the video when more than
+    MAX_DROPPED_SHARE of its speech time was dropped."""
+    judged, pieces = Judged([]), []
     for i, s in enumerate(segments):
-        pieces = _split_long(s)
-        if len(pieces) > 1:
-            judged.repairs.append(f"segment {i} [{s.start:.2f}-{s.end:.2f}]: split in {len(pieces)} "
+        split = _split_long(s)
+        if len(split) > 1:
+            judged.repairs.append(f"segment {i} [{s.start:.2f}-{s.end:.2f}]: split in {len(split)} "
                                   f"(longer than {MAX_SEGMENT_S:.0f}s)")
-        judged.segments.extend(pieces)
+        pieces.extend(split)
+    looped = set(guards.loops(pieces))
+    for i in sorted(looped):
+        s = pieces[i]
+        judged.dropped.append({"start": s.start, "end": s.end, "text": s.text,
+                               "why": f"segment {i} [{s.start:.2f}-{s.end:.2f}]: a decoding loop "
+                                      f"({guards.loop_segments}+ segments in a row say the same)"})
+    judged.segments = [s for i, s in enumerate(pieces) if i not in looped]
     while found := problems_by_segment(judged.segments, duration_s):
         i = min(found)  # dropping one segment can clear its neighbour's overlap, so one at a time
         s = judged.segments.pop(i)
@@ -91,8 +96,6 @@ def judge(segments: list[Segment], duration_s: float) -> Judged:
     if judged.dropped_share > MAX_DROPPED_SHARE:
         judged.refused = (f"{judged.dropped_share:.0%} of its speech time broke segment rules and was dropped "
                           f"(more than {MAX_DROPPED_SHARE:.0%}); first: {judged.dropped[0]['why']}")
-    elif loop := _loop(judged.segments):
-        judged.refused = loop
     return judged
 
 
@@ -108,18 +111,6 @@ def _split_long(s: Segment) -> list[Segment]:
             break
     return [dataclasses.replace(s, start=g[0].start, end=g[-1].end, words=g,
                                 text=" ".join(w.word.strip() for w in g)) for g in groups]
-
-
-def _loop(segments: list[Segment]) -> str | None:
-    """A reason when LOOP_SEGMENTS segments in a row carry the same text of at least LOOP_WORDS words."""
-    norm = [" ".join(re.findall(r"[a-z0-9']+", s.text.lower())) for s in segments]
-    for i in range(len(norm) - LOOP_SEGMENTS + 1):
-        same = norm[i]
-        if len(same.split()) >= LOOP_WORDS and all(n == same for n in norm[i + 1 : i + LOOP_SEGMENTS]):
-            s = segments[i]
-            return (f"segments {i}-{i + LOOP_SEGMENTS - 1} from {s.start:.2f}s repeat {s.text.strip()[:60]!r}: "
-                    "a decoding loop")
-    return None
 
 
 def vector_problems(vectors: np.ndarray, dim: int, *, norm_tolerance: float = 1e-3) -> list[str]:

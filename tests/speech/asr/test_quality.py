@@ -38,3 +38,20 @@ def test_a_video_is_refused_past_the_share_and_for_a_loop():
     looping = [seg(0, 2, "thank you for watching")] * 3 + [seg(7, 9, "meat")]
     assert "a decoding loop" in judge([seg(s.start + i * 2.5, s.end + i * 2.5, s.text) for i, s in enumerate(looping)],
                                       20.0).refused
+
+
+def test_a_decoding_loop_is_dropped_and_the_rest_of_the_video_kept():
+    good = [seg(i * 3.0, i * 3.0 + 2.5, f"sentence number {i} about meat") for i in range(20)]
+    loop = [seg(60 + i * 1.0, 60.8 + i * 1.0, "I'm not sure if the wind is too strong") for i in range(4)]
+    judged = judge(good + loop + [seg(70, 72, "the end of it all")], 80.0)
+    assert judged.refused is None and len(judged.segments) == 21
+    assert len(judged.dropped) == 4 and all("a decoding loop" in d["why"] for d in judged.dropped)
+
+
+def test_loops_need_enough_segments_and_words():
+    from chaffee_assets.speech.asr.guards import Guards
+
+    same = [seg(i, i + 0.9, "thank you very much indeed") for i in range(3)]
+    assert Guards().loops(same) == [0, 1, 2]
+    assert Guards().loops(same[:2]) == []  # two in a row can be a real repetition
+    assert Guards().loops([seg(i, i + 0.9, "yes yes") for i in range(5)]) == []  # too short to tell
