@@ -30,7 +30,9 @@ def stored(key):
 
 def test_a_broken_segment_is_dropped_with_its_reason_and_the_video_stored(dagster_env, tmp_path, monkeypatch):
     monkeypatch.setattr(speaker_labels_module, "attribute", breaking(1))
-    key, [outcome] = ingest_one(dagster_env, copy_demo(tmp_path, "interview-01.flac"))
+    folder = copy_demo(tmp_path, "interview-01.flac")
+    (folder / "interview-01.flac").rename(folder / "dropped-copy.flac")
+    key, [outcome] = ingest_one(dagster_env, folder)
     state, error, quality, rows = stored(key)
     assert outcome.success and outcome.checks["speaker_labels:segment_quality"] is True
     assert state == "done" and error is None and rows > 0
@@ -41,14 +43,16 @@ def test_a_broken_segment_is_dropped_with_its_reason_and_the_video_stored(dagste
 
 def test_too_much_dropped_is_refused_and_the_refusal_names_the_way_out(dagster_env, tmp_path, monkeypatch):
     monkeypatch.setattr(speaker_labels_module, "attribute", breaking(3))  # 3 of the monologue's 4 segments
-    key, [outcome] = ingest_one(dagster_env, copy_demo(tmp_path, "monologue-02.flac"))
+    folder = copy_demo(tmp_path, "monologue-02.flac")  # under its own name: other tests store monologue-02
+    (folder / "monologue-02.flac").rename(folder / "refused-copy.flac")
+    key, [outcome] = ingest_one(dagster_env, folder)
     state, error, _, rows = stored(key)
     assert state == "failed" and rows == 0
     assert f"speaker_labels refused video {key}" in error and "was dropped" in error
     assert "refused on every re-run" in error and "CHAFFEE_STORE_FLAGGED=1" in error and "--store-flagged" in error
 
     monkeypatch.setenv("CHAFFEE_STORE_FLAGGED", "1")
-    key, [outcome] = ingest_one(dagster_env, copy_demo(tmp_path, "monologue-02.flac"))
+    key, [outcome] = ingest_one(dagster_env, folder)
     state, error, quality, rows = stored(key)
     assert state == "done" and rows > 0 and "was dropped" in quality["flagged"]
     assert len(quality["dropped_segments"]) == 3
