@@ -19,7 +19,12 @@ def ingest_corpus(tmp_path, conn, monkeypatch, files: int, seed: int, minutes: t
     """Generate, ingest in runs of per_run videos, and return (the CLI's output, the repairs by kind)."""
     folder = stress_corpus(tmp_path, files, seed, minutes)
     monkeypatch.setenv("CHAFFEE_VIDEOS_PER_RUN", str(per_run))
-    result = CliRunner().invoke(main, ["ingest", "--source", "local", "--path", str(folder)])
+    # no profiles: none of these voices is anybody's, and no "host" rows reach later tests' searches
+    # (ingest writes VOICES_DIR into the environment; monkeypatch puts it back)
+    voices = tmp_path / "no-voices"
+    voices.mkdir()
+    monkeypatch.setenv("VOICES_DIR", str(voices))
+    result = CliRunner().invoke(main, ["ingest", "--source", "local", "--path", str(folder), "--voices-dir", str(voices)])
     listed = LocalSource(folder).list()
     keys, audio_s = [v.video_id for v in listed], sum(v.duration_s or 0 for v in listed)
     rows = conn.execute("SELECT video_id, status, error, metadata FROM sources WHERE video_id = ANY(%s)",
