@@ -20,6 +20,7 @@ TOLERANCE_S = 0.05  # wordless segments: an overlap up to this is left alone
 MIN_WORD_S = 0.02  # a word gets at least this much time when its neighbours can spare it
 CAP_BASE_S, CAP_PER_CHAR_S = 0.4, 0.08  # the longest a word may last: 0.4 s + 0.08 s a letter
 CHANGED_S = 1e-3  # a time that moved by more than this counts as a repair
+EPS_S = 1e-6  # float noise: a 20 ms word moved by a clip offset may read 19.99999 ms
 
 
 def longest(word: str) -> float:
@@ -91,27 +92,33 @@ def word_times(times: list[tuple[float, float, str]], duration_s: float,
 
 
 def _share_time(starts: list[float], ends: list[float], duration_s: float, counts: Counter) -> None:
-    """Words shorter than MIN_WORD_S, run by run, share evenly the span from the run's start to the next
-    word's start, taking in a neighbour on each side while the span is too short for all of them."""
+    """Words shorter than MIN_WORD_S, run by run, get MIN_WORD_S each from the run's start; where the next
+    word starts too soon for that, a neighbour on each side is taken in and the run shares evenly the span
+    from its first start to its last end (or the next word's start). A word is never lengthened past
+    MIN_WORD_S nor past the span its run already held."""
+    def short(k: int) -> bool:
+        return ends[k] - starts[k] < MIN_WORD_S - EPS_S
+
     i, n = 0, len(starts)
     while i < n:
-        if ends[i] - starts[i] >= MIN_WORD_S:
+        if not short(i):
             i += 1
             continue
         first = last = i
-        while last + 1 < n and ends[last + 1] - starts[last + 1] < MIN_WORD_S:
+        while last + 1 < n and short(last + 1):
             last += 1
         while True:
-            lo = starts[first]
-            hi = starts[last + 1] if last + 1 < n else min(duration_s, lo + MIN_WORD_S * (last - first + 1))
-            if hi - lo >= MIN_WORD_S * (last - first + 1) or (first == 0 and last + 1 >= n):
+            lo, need = starts[first], MIN_WORD_S * (last - first + 1)
+            room = starts[last + 1] if last + 1 < n else duration_s
+            hi = min(room, max(max(ends[first : last + 1]), lo + need))
+            if hi - lo >= need - EPS_S or (first == 0 and last + 1 >= n):
                 break
             if first > 0:
                 first -= 1
             else:
                 last += 1
         step = (hi - lo) / (last - first + 1)
-        counts["words_given_time"] += sum(ends[k] - starts[k] < MIN_WORD_S for k in range(first, last + 1))
+        counts["words_given_time"] += sum(short(k) for k in range(first, last + 1))
         for k in range(first, last + 1):
             starts[k], ends[k] = lo + (k - first) * step, lo + (k - first + 1) * step
         i = last + 1

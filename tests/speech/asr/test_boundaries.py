@@ -63,6 +63,20 @@ def test_a_zero_or_negative_length_word_takes_time_from_its_neighbours(bad):
     assert times[0][0] == 1.0 and times[-1][1] == 3.0  # the run's outer edges do not move
 
 
+def test_a_lone_short_word_before_a_pause_gets_its_minimum_not_the_pause():
+    counts = Counter()
+    times = word_times([(1.0, 1.3, "so"), (18.04, 18.04, "a"), (21.7, 22.0, "then")], 30.0, counts)
+    assert times[1] == pytest.approx((18.04, 18.04 + MIN_WORD_S))  # not stretched to 21.7
+    assert times[0] == (1.0, 1.3) and times[2] == (21.7, 22.0) and counts["words_given_time"] == 1
+
+
+def test_a_word_of_exactly_the_minimum_is_left_alone_despite_float_noise():
+    counts = Counter()
+    start = 0.01 + 18.038  # a clip offset added to a 20 ms word: 19.99999... ms in floats
+    times = word_times([(start, start + MIN_WORD_S - 1e-12, "c3"), (21.7, 21.72, "c4")], 30.0, counts)
+    assert times[0] == (start, start + MIN_WORD_S - 1e-12) and not counts
+
+
 def test_words_with_no_room_at_all_share_the_same_instant():
     times = word_times([(5.0, 5.0, "a"), (5.0, 5.0, "b")], 5.0)  # at the very end of the file
     assert times == [(5.0, 5.0), (5.0, 5.0)]  # nothing to share, nothing invented past the audio
