@@ -46,6 +46,7 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
 
     from chaffee_assets import runtime
     from chaffee_assets.definitions import defs
+    from chaffee_assets.defs.ahead import materialize_ahead
     from chaffee_assets.defs.runner import add_partitions, materialize
     from chaffee_assets.store import catalog, db
 
@@ -68,9 +69,19 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     click.echo(f"{len(listed)} videos listed, {len(keys) - len(todo)} already ingested, {len(todo)} to process")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("ingesting videos", total=len(todo))
-        outcomes = materialize(defs, instance, todo, batch_size=settings.videos_per_run,
-                               durations={v.video_id: v.duration_s for v in listed},
-                               on_run=lambda o: bar.advance(task, len(o.keys)))
+        durations = {v.video_id: v.duration_s for v in listed}
+        if settings.executor == "in_process":  # downloads in a process of their own, ahead of the models
+            outcomes, overlap = materialize_ahead(defs, instance, todo, batch_size=settings.videos_per_run,
+                                                  durations=durations, on_run=lambda o: bar.advance(task, len(o.keys)))
+        else:
+            outcomes = materialize(defs, instance, todo, batch_size=settings.videos_per_run, durations=durations,
+                                   on_run=lambda o: bar.advance(task, len(o.keys)))
+            overlap = None
+    if overlap is not None:
+        click.echo(f"downloads ahead: {overlap.download_runs} download runs, {overlap.process_runs} process runs; "
+                   f"first audio after {overlap.first_wait_s:.1f} s, then the models waited {overlap.wait_s:.1f} s "
+                   f"of {overlap.wait_s + overlap.process_s:.1f} s ({overlap.wait_share:.1%}); "
+                   f"peak {overlap.peak_ahead_mb:.0f} MB downloaded ahead")
     failed = _report(settings, keys, {k: o for o in outcomes for k in o.keys})
     sys.exit(1 if failed else 0)
 
