@@ -70,7 +70,7 @@ class SourceServer:
         self.log: dict[str, list[tuple[int, str | None, int]]] = defaultdict(list)  # name -> (status, Range, bytes)
         self.active = 0  # media bodies being sent right now
         self.peak_active = 0
-        self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self.httpd = _Quiet((host, port), _handler(self))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -118,6 +118,15 @@ class SourceServer:
         return {"media_requests": sum(self.requests.values()), "answered_429": sum(e[0] == 429 for e in entries),
                 "cut_transfers": sum(e[0] == -1 for e in entries), "resumed_206": sum(e[0] == 206 for e in entries),
                 "peak_concurrent_bodies": self.peak_active}
+
+
+class _Quiet(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client hanging up (yt-dlp's sniffing GET, a cut it provoked) is not the server's error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler(server: SourceServer):
