@@ -15,8 +15,8 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -88,12 +88,12 @@ class SourceServer:
 
     def feed(self) -> bytes:
         """RSS 2.0, one item per file in name order (guid = the file's stem, pubDate descending)."""
-        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
         items = []
         for i, name in enumerate(sorted(self.files)):
             stem = Path(name).stem
             seconds = self.durations.get(name)
-            length = f"<itunes:duration>{int(round(seconds))}</itunes:duration>" if seconds else ""
+            length = f"<itunes:duration>{round(seconds)}</itunes:duration>" if seconds else ""
             kind = AUDIO_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")
             items.append(f"<item><title>{escape(stem)}</title><guid isPermaLink=\"false\">{escape(stem)}</guid>"
                          f"<pubDate>{format_datetime(start - timedelta(days=i))}</pubDate>{length}"

@@ -21,7 +21,14 @@ from dataclasses import asdict, dataclass
 
 import dagster as dg
 
-from chaffee_assets.defs.runner import QUIET, RunOutcome, _outcome, _run_tags, batches, reap_orphan_runs
+from chaffee_assets.defs.runner import (
+    QUIET,
+    RunOutcome,
+    _outcome,
+    _run_tags,
+    batches,
+    reap_orphan_runs,
+)
 from chaffee_assets.settings import get_settings
 from chaffee_assets.store import catalog, db
 from chaffee_assets.store.files import Files

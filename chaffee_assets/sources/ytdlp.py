@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from chaffee_assets.settings import Settings, get_settings
@@ -92,8 +92,8 @@ class HostGate:
     """One backoff per host, shared by every download of this process: a 429 from a host holds all of its
     next requests until the delay (Retry-After if longer) has passed, not only the request that got it."""
 
-    _gates: dict[str, HostGate] = {}
-    _lock = threading.Lock()
+    _gates: ClassVar[dict[str, HostGate]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
         self.until = 0.0  # time.monotonic() before which no new request goes to the host
