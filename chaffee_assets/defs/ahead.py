@@ -5,7 +5,7 @@ models never wait inside a chain for a transfer and stay loaded from run to run.
 A video is ready once raw_audio has marked it 'downloaded' in `sources` during this ingest (the database
 is what both processes share); each is processed once, in a run of contiguous partitions. The next
 download run starts only while the converted audio downloaded and not yet processed is under
-CHAFFEE_DOWNLOAD_AHEAD_GB. The download process dies with this one (PR_SET_PDEATHSIG): a kill -9 leaves
+CHAFFEE_DOWNLOAD_AHEAD_GB. The download process is forked from this one (spawned off Linux) and dies with it (PR_SET_PDEATHSIG): a kill -9 leaves
 no orphan writing into the downloads folder; the next ingest resumes its .part files.
 """
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -98,9 +100,13 @@ def materialize_ahead(defs: dg.Definitions, instance: dg.DagsterInstance, keys: 
         with lock:
             return sum(_size(files.audio(k)) for k in landed if k not in processed)
 
-    context = multiprocessing.get_context("spawn")
+    # fork where there is one: the child starts with dagster and the definitions already imported (spawn
+    # re-imports them, ~10 s of CPU on a busy 2-core box). It is forked here, before the feeder and the
+    # model warm-up start threads, and before this function opens its database connection.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with ProcessPoolExecutor(1, mp_context=context, initializer=_die_with_parent) as pool, \
             db.database(settings) as database:
+        pool.submit(os.getpid).result()
         since = database.run(catalog.now)
         feeder = Feeder(pool, batches(order, keys, batch_size), ahead_bytes, settings.download_ahead_gb * 1e9)
         figures.download_runs = len(feeder.plan)
