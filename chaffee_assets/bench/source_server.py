@@ -236,10 +236,10 @@ def _handler(server: SourceServer):
 
 def serve_corpus(folder: Path, conditions: Conditions, port: int = 0) -> SourceServer:
     """A server (not started) for every audio file of folder (or folder/audio), with their durations."""
-    from chaffee_assets.bench.harness import corpus_files
     from chaffee_assets.speech import audio
 
-    files = corpus_files(folder)
+    folder = folder / "audio" if (folder / "audio").is_dir() else folder
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_TYPES)
     return SourceServer(files, conditions, port=port, durations={f.name: audio.duration(f) for f in files})
 
 
