@@ -114,13 +114,14 @@ def materialize_ahead(defs: dg.Definitions, instance: dg.DagsterInstance, keys: 
         _warm_models(settings)  # what the first process run would load, while the first downloads run
         job, outcomes, started = defs.resolve_job_def("process"), [], None
         while True:
+            over = feeder.finished.is_set()  # read before the poll: a video that lands after it is seen next time
             status = database.run(catalog.changed_since, keys, since)
             with lock:
                 landed[:] = [k for k in keys if status.get(k) == "downloaded" or (k in processed)]
             figures.peak_ahead_mb = max(figures.peak_ahead_mb, ahead_bytes() / 1e6)
             ready = [k for k in landed if k not in processed]
             if not ready:
-                if feeder.finished.is_set():
+                if over:
                     break
                 idle = time.perf_counter()
                 time.sleep(POLL_S)
