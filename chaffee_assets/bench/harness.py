@@ -270,6 +270,8 @@ def _source_figures(results: dict, served: dict, rate: float, audio_s: float, fi
     return {"source": {
         "rate_bps_per_connection": rate,
         "per_connection_x_realtime": round(rate / (size / audio_s), 2),
+        # the condition: about a quarter of the ASR-only speed measured in the same rounds
+        "per_connection_vs_asr_only": round(rate / (size / audio_s) / results["asr_only"]["x_realtime"], 3),
         "conditions": {k: dataclasses.asdict(v) for k, v in served.items()},
         "feed_loopback": _rounded(loop),
         "feed_throttled": _rounded(slow),
