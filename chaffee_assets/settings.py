@@ -111,6 +111,11 @@ class Settings:
     download_retries: int = field(default_factory=lambda: int(_env("CHAFFEE_DOWNLOAD_RETRIES", "5")))
     backoff_s: float = field(default_factory=lambda: float(_env("CHAFFEE_BACKOFF_S", "2")))
     backoff_max_s: float = field(default_factory=lambda: float(_env("CHAFFEE_BACKOFF_MAX_S", "120")))
+    # Downloads at once (threads of raw_audio; each keeps the retries above, a 429 holds its whole host).
+    download_workers: int = field(default_factory=lambda: max(int(_env("CHAFFEE_DOWNLOAD_WORKERS", "4")), 1))
+    # `chaffee ingest`: no new download run starts while the converted audio of videos downloaded and not
+    # yet processed is over this many GB (the budget is checked per download run of CHAFFEE_VIDEOS_PER_RUN).
+    download_ahead_gb: float = field(default_factory=lambda: float(_env("CHAFFEE_DOWNLOAD_AHEAD_GB", "2")))
 
     @property
     def audio_dir(self) -> Path:
