@@ -97,6 +97,8 @@ class Settings:
     # youtube.com URLs are channels or playlists, anything else is read as an RSS/podcast feed).
     channels: tuple[str, ...] = field(default_factory=lambda: _list("CHAFFEE_CHANNELS"))
     sensor_interval_s: int = field(default_factory=lambda: int(_env("CHAFFEE_SENSOR_INTERVAL_S", "3600")))
+    # How often `downloaded_audio` looks for downloaded videos to request `process` runs for.
+    landed_interval_s: int = field(default_factory=lambda: int(_env("CHAFFEE_LANDED_INTERVAL_S", "30")))
     # Listing filters, each on by default (as in the old tool) and each switchable.
     skip_shorts: bool = field(default_factory=lambda: _flag("CHAFFEE_SKIP_SHORTS", True))
     short_max_s: float = field(default_factory=lambda: float(_env("CHAFFEE_SHORT_MAX_S", "120")))

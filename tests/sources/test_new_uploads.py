@@ -1,5 +1,6 @@
-"""The `new_uploads` sensor for real: yt-dlp reads an RSS feed served on 127.0.0.1, new items become
-`videos` partitions and batched runs, and the runs take them through all five assets."""
+"""The daemon's sensors for real: yt-dlp reads an RSS feed served on 127.0.0.1, `new_uploads` makes new
+items `videos` partitions and batched `download` runs, `downloaded_audio` requests `process` runs over
+what landed, and the two kinds of run take them through all five assets."""
 
 import json
 import os
@@ -11,7 +12,7 @@ from chaffee_assets.definitions import defs
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.defs.runner import QUIET, add_partitions
 from chaffee_assets.sources.base import Video
-from chaffee_assets.defs.sensors import new_uploads
+from chaffee_assets.defs.sensors import downloaded_audio, new_uploads
 from chaffee_assets.sources.rss import rss_id
 from chaffee_assets.sources.ytdlp import YtDlp
 from chaffee_assets.store import catalog, segments
@@ -22,19 +23,19 @@ CHAIN = ["raw_audio", "transcripts", "diarization", "speaker_labels", "embedding
 RANGE = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
-def tick(instance, cursor):
-    """Evaluate the sensor, then do what the sensor daemon does with its result: add the partitions."""
+def tick(instance, cursor, sensor=new_uploads):
+    """Evaluate a sensor, then do what the sensor daemon does with its result: add the partitions."""
     context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
                                       resources={"platform": Platform()})
-    result = new_uploads(context)
+    result = sensor(context)
     for request in result.dynamic_partitions_requests or ():
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
 
 
-def run(instance, tags):
-    return defs.resolve_job_def("ingest").execute_in_process(instance=instance, tags=tags, run_config=QUIET,
-                                                            raise_on_error=False)
+def run(instance, tags, job="ingest"):
+    return defs.resolve_job_def(job).execute_in_process(instance=instance, tags=tags, run_config=QUIET,
+                                                       raise_on_error=False)
 
 
 def added(result) -> list[str]:
@@ -45,7 +46,7 @@ def ranges(result) -> list[tuple[str, str]]:
     return [(r.tags[RANGE[0]], r.tags[RANGE[1]]) for r in result.run_requests or ()]
 
 
-def test_sensor_adds_new_non_short_items_and_runs_ingest_them(dagster_env, http, restore_env, conn):
+def test_sensors_add_new_non_short_items_download_then_process_them(dagster_env, http, restore_env, conn):
     os.environ.update(CHAFFEE_CHANNELS=http.url("/feed.xml"), CHAFFEE_VIDEOS_PER_RUN="2",
                       CHAFFEE_BACKOFF_S="0.05", CHAFFEE_DOWNLOAD_RETRIES="1")
     # Declared durations (itunes:duration) are what the listing filters on; the media served are short
@@ -77,10 +78,20 @@ def test_sensor_adds_new_non_short_items_and_runs_ingest_them(dagster_env, http,
     third = tick(dagster_env, second.cursor)
     assert not added(third) and not third.run_requests and third.skip_reason.skip_message == "no new videos"
 
-    for request in [*first.run_requests, *second.run_requests]:
-        result = run(dagster_env, request.tags)
-        if request.tags[RANGE[0]] != ids["mystery"]:  # see test_a_run_with_a_video_skipped_at_download_succeeds
-            assert result.success  # the broken video fails alone, never its run
+    nothing = tick(dagster_env, None, downloaded_audio)
+    assert not nothing.run_requests and "no newly downloaded videos" in nothing.skip_reason.skip_message
+    for request in [*first.run_requests, *second.run_requests]:  # what the daemon launches: download runs
+        result = run(dagster_env, request.tags, new_uploads.job_name)
+        assert result.success  # the broken video fails alone, never its run; the short is skipped
+    assert catalog.statuses(conn, [ids["talk-1"], ids["talk-2"]]) == {ids["talk-1"]: "downloaded",
+                                                                      ids["talk-2"]: "downloaded"}
+    landed = tick(dagster_env, None, downloaded_audio)
+    assert ranges(landed) == [(ids["talk-1"], ids["talk-2"])]  # neighbours in the partition order: one run
+    again = tick(dagster_env, landed.cursor, downloaded_audio)  # requested once, even while still waiting
+    assert not again.run_requests and "2 already requested" in again.skip_reason.skip_message
+    for request in landed.run_requests:
+        assert run(dagster_env, request.tags, downloaded_audio.job_name).success
+    assert json.loads(tick(dagster_env, again.cursor, downloaded_audio).cursor) == []  # done: forgotten
 
     rows = {r[0]: r[1:] for r in conn.execute(
         "SELECT video_id, status, error, title, channel, description, published_at, duration_s, metadata"
@@ -161,10 +172,12 @@ def test_sensor_without_channels_skips(dagster_env, restore_env):
     assert "CHAFFEE_CHANNELS" in result.skip_reason.skip_message and not result.run_requests
 
 
-def test_sensor_is_stopped_by_default_and_targets_ingest():
-    sensor = defs.get_sensor_def("new_uploads")
-    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
-    assert sensor.job_name == "ingest" and sensor.minimum_interval_seconds >= 60
+def test_sensors_are_stopped_by_default_and_split_downloads_from_the_models():
+    uploads, landed = defs.get_sensor_def("new_uploads"), defs.get_sensor_def("downloaded_audio")
+    assert uploads.default_status == landed.default_status == dg.DefaultSensorStatus.STOPPED
+    assert uploads.job_name == "download" and uploads.minimum_interval_seconds >= 60
+    assert landed.job_name == "process"
+    assert [a.to_user_string() for a in defs.resolve_job_def("download").asset_layer.executable_asset_keys] == ["raw_audio"]
 
 
 def test_a_run_with_a_video_skipped_at_download_succeeds(dagster_env, http, conn, restore_env):
