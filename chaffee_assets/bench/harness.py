@@ -93,12 +93,12 @@ def pipeline(files: list[Path], settings: Settings, voices: Path, work: Path, ba
     media.mkdir()
     for f in files:
         os.symlink(f.resolve(), media / f.name)
-    clock = time.perf_counter()
+    clock, cpu = time.perf_counter(), _children_cpu()
     source = ["--source", "rss", "--feed", feed, "--no-skip-shorts"] if feed else ["--source", "local", "--path",
                                                                                  str(media)]
     done = subprocess.run([sys.executable, "-m", "chaffee_assets.cli", "ingest", *source], env=env,
                           capture_output=True, text=True)
-    wall = time.perf_counter() - clock
+    wall, cpu = time.perf_counter() - clock, _children_cpu() - cpu  # ingest, its download process, ffmpeg
     if done.returncode != 0:
         raise RuntimeError(f"pipeline run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     with environment(**{k: env[k] for k in ("CHAFFEE_HOME", "DAGSTER_HOME", "CHAFFEE_DAGSTER_PG_URL")}):
@@ -106,7 +106,16 @@ def pipeline(files: list[Path], settings: Settings, voices: Path, work: Path, ba
     overlap = home / "last_ingest.json"  # defs/ahead.py: how well downloads kept ahead of the models
     if overlap.exists():
         extra["overlap"] = json.loads(overlap.read_text())
+    extra["cpu_s"] = cpu
     return {"wall_s": wall, "busy_fraction": compute / wall, "stages": stages, **extra}
+
+
+def _children_cpu() -> float:
+    """CPU core-seconds of this process's children that ended and were waited for."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _run_metadata() -> tuple[dict, float, dict]:
@@ -126,6 +135,9 @@ def _run_metadata() -> tuple[dict, float, dict]:
             seen.add(r.run_id)
             meta = r.asset_materialization.metadata
             stages[name] = stages.get(name, 0.0) + meta["wall_s"].value
+            if "cpu_s" in meta:  # CPU core-seconds of the step (batch.Stopwatch)
+                extra.setdefault("stages_cpu_s", {})
+                extra["stages_cpu_s"][name] = extra["stages_cpu_s"].get(name, 0.0) + meta["cpu_s"].value
             compute += meta["compute_s"].value if "compute_s" in meta else 0.0
             if name == "diarization":
                 extra["fast_path_videos"] += meta["fast_path_videos"].value
@@ -242,6 +254,7 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
         "fixed_cost_s": round(results["fixed_cost"]["wall_s"], 2),
         "fixed_cost_share": round(results["fixed_cost"]["wall_s"] / results["pipeline"]["wall_s"], 3),
         **(_source_figures(results, served, source_rate, audio_s, files) if served else {}),
+        "capacity": capacity(results["pipeline"], results["fixed_cost"], audio_s),
         "other_backends": {b: {"asr_only": _rounded(results[f"asr_only:{b}"]),
                                "pipeline": _rounded(results[f"pipeline:{b}"]),
                                "efficiency_vs_asr_only": round(results[f"pipeline:{b}"]["x_realtime"]
@@ -279,6 +292,31 @@ def _source_figures(results: dict, served: dict, rate: float, audio_s: float, fi
         "loopback_vs_asr_only": round(loop["x_realtime"] / results["asr_only"]["x_realtime"], 3),
         "throttled_vs_asr_only": round(slow["x_realtime"] / results["asr_only"]["x_realtime"], 3),
     }}
+
+
+def capacity(pipeline: dict, fixed: dict, audio_s: float) -> dict:
+    """CPU core-seconds per hour of audio for each stage of the pipeline run, and what a run and an
+    ingest cost outside their steps (README, GPU profiles: the capacity table).
+
+    Stage CPU is each step's process and children (batch.Stopwatch) summed over runs; the ingest's own
+    total comes from the OS for the whole process tree. What is left after the steps is Dagster's run
+    and step launches, event writes, imports and model loads: the fixed-cost ingest (one 5 s clip) gives
+    the per-ingest part, and the rest of the pipeline's is spread over its runs.
+    """
+    stages = pipeline.get("stages_cpu_s", {})
+    hours = audio_s / 3600
+    outside = pipeline["cpu_s"] - sum(stages.values())
+    fixed_outside = fixed["cpu_s"] - sum(fixed.get("stages_cpu_s", {}).values())
+    extra_runs = max(pipeline["runs"] - fixed["runs"], 1)
+    return {
+        "audio_h": round(hours, 4),
+        "cpu_s_per_audio_h": {name: round(cpu / hours, 1) for name, cpu in stages.items()},
+        "ingest_cpu_s": round(pipeline["cpu_s"], 1),
+        "outside_steps_cpu_s": round(outside, 1),
+        "fixed_ingest_cpu_s": round(fixed_outside, 1),  # imports, model loads, the first runs' launches
+        "per_run_cpu_s": round(max(outside - fixed_outside, 0.0) / extra_runs, 2),
+        "runs": pipeline["runs"],
+    }
 
 
 def _clip(source: Path, dest: Path, seconds: float) -> Path:

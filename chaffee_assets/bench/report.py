@@ -42,6 +42,8 @@ def markdown(doc: dict) -> str:
     ]
     if "source" in doc:
         lines += _source_lines(doc["source"])
+    if "capacity" in doc:
+        lines += _capacity_lines(doc["capacity"])
     p = doc["pipeline"]
     if "gpu_util_mean" in doc["asr_only"]:
         lines.append(f"- GPU (NVML): ASR-only utilisation {doc['asr_only']['gpu_util_mean']:.0f}% "
@@ -110,3 +112,13 @@ def _source_lines(src: dict) -> list[str]:
                  f"{src['per_connection_x_realtime']:.1f}x realtime) vs loopback: **{src['throttled_vs_loopback']:.2f}**;"
                  f" loopback feed vs ASR-only: {src['loopback_vs_asr_only']:.2f}")
     return lines
+
+
+def _capacity_lines(cap: dict) -> list[str]:
+    """CPU core-seconds per hour of audio, stage by stage (the README's capacity table is built on it)."""
+    per_h = cap["cpu_s_per_audio_h"]
+    stages = ", ".join(f"{name} {value:.0f}" for name, value in per_h.items())
+    return [f"- CPU core-s per hour of audio in the pipeline run: {stages} (total of steps "
+            f"{sum(per_h.values()):.0f}); outside the steps: {cap['fixed_ingest_cpu_s']:.1f} core-s per ingest "
+            f"and {cap['per_run_cpu_s']:.2f} core-s per further run ({cap['runs']} runs, "
+            f"{cap['ingest_cpu_s']:.0f} core-s in all)"]

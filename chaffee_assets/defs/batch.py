@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,9 +83,11 @@ def record(context: dg.AssetExecutionContext, database: Database, stage: str, ke
         database.run(catalog.mark, key, catalog.STAGE_STATUS[stage], metadata=metadata)
 
 
-def summary(done: dict[str, dict], keys: list[str], wall_s: float, compute_s: float) -> dict:
+def summary(done: dict[str, dict], keys: list[str], wall_s: float, compute_s: float,
+            cpu_s: float | None = None) -> dict:
     """Numbers the UI plots over time, plus a per-video markdown table. `busy_fraction` here is
-    `compute_fraction` (model time / wall time); on a GPU, GpuSampling.figures() replaces it with NVML's."""
+    `compute_fraction` (model time / wall time); on a GPU, GpuSampling.figures() replaces it with NVML's.
+    `cpu_s` (Stopwatch.cpu_seconds): CPU core-seconds the step's process and its children used."""
     audio_s = sum(f.get("audio_s", 0.0) for f in done.values())
     x_realtime = round(audio_s / wall_s, 2) if wall_s > 0 else 0.0
     compute_fraction = round(min(compute_s / wall_s, 1.0), 3) if wall_s > 0 else 0.0
@@ -102,6 +105,7 @@ def summary(done: dict[str, dict], keys: list[str], wall_s: float, compute_s: fl
         "h_audio_per_h": x_realtime,  # the operators' name for the same ratio
         "compute_fraction": compute_fraction,
         "busy_fraction": compute_fraction,
+        **({"cpu_s": round(cpu_s, 3)} if cpu_s is not None else {}),
         "per_video": dg.MetadataValue.md(table),
     }
 
@@ -135,9 +139,22 @@ def _fmt(value) -> str:
 
 
 class Stopwatch:
+    """Wall seconds since it was made, and the CPU core-seconds of this process (all its threads) and of
+    its children it waited for (ffmpeg) in that time: in a run, steps follow one another, so that is the
+    step's CPU, the capacity table's figure (README, GPU profiles)."""
+
     def __init__(self) -> None:
-        self.started = time.perf_counter()
+        self.started, self.cpu_started = time.perf_counter(), _cpu()
 
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.started
+
+    @property
+    def cpu_seconds(self) -> float:
+        return _cpu() - self.cpu_started
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

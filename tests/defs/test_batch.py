@@ -48,3 +48,26 @@ def test_gpu_busy_fraction_is_nvml_device_time(monkeypatch):
     for key in ("busy_fraction", "compute_fraction", "gpu_util_mean", "gpu_util_p10", "gpu_mem_peak_gb"):
         assert isinstance(stored[key], dg.FloatMetadataValue), key
     assert isinstance(stored["gpu_samples"], dg.IntMetadataValue)
+
+
+def test_stopwatch_counts_cpu_of_threads_and_waited_children_not_sleep():
+    import subprocess
+    import threading
+    import time as clock
+
+    from chaffee_assets.defs.batch import Stopwatch
+
+    def spin(seconds: float) -> None:
+        end = clock.thread_time() + seconds
+        while clock.thread_time() < end:
+            pass
+
+    watch = Stopwatch()
+    clock.sleep(0.3)  # waiting costs no CPU
+    worker = threading.Thread(target=spin, args=(0.3,))
+    worker.start()
+    worker.join()
+    subprocess.run([sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"],
+                   check=True)
+    assert 0.6 <= watch.cpu_seconds < watch.seconds  # the thread and the child, not the sleep (all in turn)
+    assert summary(DONE, ["v1", "v2"], 10.0, 4.0, watch.cpu_seconds)["cpu_s"] >= 0.6

@@ -49,7 +49,7 @@ def diarization(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
                     "speakers": found.n_speakers, "compute_s": found.compute_s}
 
         done = each_video(context, database, "diarization", split, keys)
-    meta = summary(done, context.partition_keys, clock.seconds, compute)
+    meta = summary(done, context.partition_keys, clock.seconds, compute, clock.cpu_seconds)
     meta.update(fast_path_figures(done.values()))
     meta.update(gpu.figures())  # NVML's figures and device-busy share on a GPU; none on CPU
     return dg.MaterializeResult(metadata=meta)

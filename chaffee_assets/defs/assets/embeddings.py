@@ -46,7 +46,7 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
 
         done = each_video(context, database, "embeddings", write, keys)
         corpus = database.run(segments.stats)  # after this run's writes: what `chaffee stats` prints now
-    meta = summary(done, context.partition_keys, clock.seconds, embed_s)
+    meta = summary(done, context.partition_keys, clock.seconds, embed_s, clock.cpu_seconds)
     meta["rows"] = sum(f["rows"] for f in done.values())
     meta.update(corpus_figures(corpus))
     meta.update(gpu.figures())  # NVML's figures and device-busy share on a GPU; none on CPU

@@ -37,7 +37,7 @@ def raw_audio(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mater
         for future in as_completed(running):
             record(context, database, "raw_audio", future.result()[0],
                    lambda f=future: downloads.landed(database, f.result()), done)
-    meta = summary(done, context.partition_keys, clock.seconds, 0.0)
+    meta = summary(done, context.partition_keys, clock.seconds, 0.0, clock.cpu_seconds)
     meta.update(download_workers=settings.download_workers, download_concurrency_peak=downloads.peak,
                 download_s=round(downloads.busy_s, 2), host_holds_429=HostGate.holds_total())
     return dg.MaterializeResult(metadata=meta)

@@ -47,7 +47,7 @@ def speaker_labels(context: dg.AssetExecutionContext, platform: Platform) -> dg.
                     SOURCES_METADATA: {"quality": quality}}
 
         done = each_video(context, database, "speaker_labels", label)
-    meta = summary(done, context.partition_keys, clock.seconds, 0.0)
+    meta = summary(done, context.partition_keys, clock.seconds, 0.0, clock.cpu_seconds)
     meta["segments"] = sum(f["segments"] for f in done.values())
     meta["speakers"] = len(names)  # distinct names across the run's videos (GUEST counts once)
     meta["speaker_names"] = ", ".join(sorted(names)) or "none"

@@ -35,7 +35,8 @@ def transcripts(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mat
             speed = f"{figures['audio_s'] / max(figures['compute_s'], 1e-6):.1f} x_realtime" if figures else "failed"
             context.log.info(f"{finished.key}: {speed}; "
                              f"queues: io={queues['io']} asr={queues['asr']} db={backlog['labelled']}")
-    meta = summary(done, context.partition_keys, clock.seconds, sum(f["compute_s"] for f in done.values()))
+    compute = sum(f["compute_s"] for f in done.values())
+    meta = summary(done, context.partition_keys, clock.seconds, compute, clock.cpu_seconds)
     meta["segments"] = sum(f["segments"] for f in done.values())
     meta.update(asr_backend=model.backend, asr_model=model.model_name, asr_dtype=model.dtype,  # what ran
                 prep_workers=settings.prep_workers, io_queue_peak=peaks["io"], asr_queue_peak=peaks["asr"])
