@@ -336,15 +336,18 @@ def stats(as_json: bool) -> None:
 @click.option("--source-rate", type=click.FloatRange(0), default=0.0, metavar="BYTES_PER_S",
               help="Also ingest the corpus from an RSS feed on 127.0.0.1, at loopback speed and capped at this "
               "many bytes/s per connection (0.2 s latency, 0.3 s first byte), in the same rounds.")
+@click.option("--source-share", type=click.FloatRange(0), default=0.0, metavar="FRACTION",
+              help="Instead of --source-rate: the per-connection rate as this fraction of the ASR-only speed "
+              "measured in the first round (0.25: the GPU outruns one download 4 to 1).")
 @click.option("--faults", is_flag=True, help="With --source-rate: one 429 (Retry-After 1 s) and one connection "
               "cut mid-body per file in the throttled run.")
 def bench(corpus: Path, json_out: Path, repeat: int, backends: str, naive: bool, source_rate: float,
-          faults: bool) -> None:
+          source_share: float, faults: bool) -> None:
     """ASR-only ceiling, the old per-video design and the Dagster pipeline on one corpus, in one run."""
     from chaffee_assets.bench import harness, report
 
     doc = harness.run(corpus, json_out, repeat, tuple(b.strip() for b in backends.split(",") if b.strip()), naive,
-                      source_rate, faults)
+                      source_rate, faults, source_share)
     click.echo(report.markdown(doc))
 
 

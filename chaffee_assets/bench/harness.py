@@ -7,7 +7,7 @@
 (d) fixed cost - the same `chaffee ingest` of one 5 s clip: what every ingest pays before and around its
                 audio (process start, imports, model loads, run and step launches).
 
-(e) with --source-rate: `chaffee ingest` of an RSS feed of the same files served on 127.0.0.1 by
+(e) with --source-rate (or --source-share, a fraction of the first round's ASR-only speed): `chaffee ingest` of an RSS feed of the same files served on 127.0.0.1 by
                 source_server, at loopback speed and capped per connection (with --faults, one 429 and one
                 cut connection per file): x realtime both ways, the models' wait for audio, download
                 concurrency and audio downloaded ahead.
@@ -156,7 +156,7 @@ def _run_metadata() -> tuple[dict, float, dict]:
 
 
 def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = (), naive_mode: bool = True,
-        source_rate: float = 0.0, faults: bool = False) -> dict:
+        source_rate: float = 0.0, faults: bool = False, source_share: float = 0.0) -> dict:
     """The three modes with the configured ASR backend, best of `repeat` interleaved rounds; with more
     `backends`, the ASR-only ceiling and the pipeline for each of them too (the naive mode is the old
     faster-whisper design, run once per round; naive_mode False leaves it out: on a CUDA 13 GPU it
@@ -193,11 +193,17 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
             samples["naive"] = []
         tiny = _clip(files[0], work / "fixed-cost" / "clip.flac", seconds=5.0)
         samples.update({f"{mode}:{b}": [] for b in others for mode in ("asr_only", "pipeline")})
-        served = _served(files, source_rate, faults) if source_rate else {}
+        served = _served(files, source_rate, faults) if source_rate or source_share else {}
         samples.update({mode: [] for mode in served})
         for round_ in range(repeat):  # interleaved, so a slow spell of the machine hits every mode
             samples["asr_only"].append(asr_only(files, settings, main))
             _progress("asr_only", samples["asr_only"][-1], audio_s)
+            if source_share and round_ == 0:  # the rate from this run's own ASR-only ceiling
+                ceiling = audio_s / samples["asr_only"][0]["wall_s"]
+                source_rate = source_share * ceiling * sum(f.stat().st_size for f in files) / audio_s
+                served = _served(files, source_rate, faults)
+                print(f"source rate: {source_share} x the ASR-only {ceiling:.2f}x = {source_rate:.0f} B/s per "
+                      "connection", file=sys.stderr, flush=True)
             for b in others:
                 samples[f"asr_only:{b}"].append(asr_only(files, settings, b))
                 _progress(f"asr_only:{b}", samples[f"asr_only:{b}"][-1], audio_s)
