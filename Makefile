@@ -5,6 +5,8 @@ BENCH_REPEAT ?= 2  # rounds of `make bench`; each mode reports its fastest
 BENCH_BACKENDS ?= torch  # measured beside the configured ASR backend (ctranslate2 on CPU)
 # The bench's corpus: the committed recipe below, or e.g. a stress corpus (scripts/stress_corpus.py DIR --files 15 --seed N)
 BENCH_CORPUS ?= bench/corpus
+# More `chaffee bench` options, e.g. BENCH_ARGS="--source-share 0.25 --faults --no-naive" (README, Benchmarks)
+BENCH_ARGS ?=
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 # The CPU build of torch here; on a CUDA box e.g. `make setup TORCH="torch==2.13.0 --index-url <your wheel index>"`.
@@ -59,7 +61,7 @@ bench/corpus/audio:
 
 bench: setup $(BENCH_CORPUS)/audio
 	$(VENV)/bin/chaffee bench --corpus $(BENCH_CORPUS) --json bench/out/report.json --repeat $(BENCH_REPEAT) \
-		--backends "$(BENCH_BACKENDS)"
+		--backends "$(BENCH_BACKENDS)" $(BENCH_ARGS)
 
 # 16 generated interviews/controls in voices the demo does not have; DER and host attribution per file.
 bench/interviews/audio:
