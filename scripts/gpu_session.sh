@@ -3,11 +3,14 @@
 # packages and no network. Each device call carries at most 64 MiB, so the offline bundle (`make bundle`,
 # 6 parts of 60 MiB) travels in back-to-back calls and is kept outside the checkout while the machine is warm:
 #   bash scripts/gpu_session.sh receive build/bundle/bundle.tar.part-00      (carry that part; one call each)
-#   bash scripts/gpu_session.sh run                                          (carry build/bundle/manifest.json,
-#                                                                             build/bundle/install.sh, bench/corpus)
-# `run` installs the bundle once into $PREFIX, then writes to $OUT: nvidia-smi, the CUDA tests, the decoder
-# step (static vs dynamic KV cache; tiny.en, and large-v3-turbo with RANDOM weights, throughput only) and
-# `chaffee bench --no-naive` with the torch backend on bench/corpus tiled to $HOURS hours.
+#   bash scripts/gpu_session.sh run checks                                   (carry build/bundle/manifest.json,
+#   bash scripts/gpu_session.sh run bench                                     build/bundle/install.sh, bench/corpus)
+# `run` installs the bundle once into $PREFIX, then writes to $OUT. `run checks`: nvidia-smi, the CUDA tests,
+# the decoder step (static vs dynamic KV cache; tiny.en, and large-v3-turbo with RANDOM weights, throughput
+# only). `run bench`: `chaffee bench --no-naive` with the torch backend on bench/corpus tiled to $HOURS hours.
+# The device allows 600 s per call and 15 min per session, start-up and transfers included: each call stops
+# its steps by CALL_S (540) seconds after it started, whatever their own limits, and `run` alone (both
+# stages in one call) is for CPU checks only.
 # On a CPU box, `PREFIX=none CHAFFEE_DEVICE=cpu HOURS=0.5 bash scripts/gpu_session.sh run` runs the same
 # steps from the checkout's .venv (the check that this script works before a GPU session spends time on it).
 set -euo pipefail
@@ -15,7 +18,8 @@ cd "$(dirname "$0")/.."
 send=${SEND:-/tmp/chaffee-send}
 prefix=${PREFIX:-/tmp/chaffee}
 out=${OUT:-/tmp/chaffee-out}
-hours=${HOURS:-5}
+hours=${HOURS:-1}
+call_s=${CALL_S:-540}
 
 case "${1:-}" in
 receive)
@@ -25,6 +29,7 @@ receive)
     ls -l "$send"
     ;;
 run)
+    stage=${2:-all}
     mkdir -p "$out"
     if [ "$prefix" = none ]; then
         export PATH="$PWD/.venv/bin:$PATH"
@@ -69,16 +74,22 @@ EOF
     steps=()
     run_step() {  # name, seconds, command...: one step's failure never stops the others
         local name=$1 limit=$2; shift 2
-        local started=$SECONDS
+        local started=$SECONDS left=$(( call_s - SECONDS ))
+        (( limit > left )) && limit=$left
+        if (( limit < 20 )); then steps+=("$name NOT RUN (the call's ${call_s}s are spent)"); return; fi
         if timeout "$limit" "$@" > "$out/$name.txt" 2>&1; then steps+=("$name ok $(( SECONDS - started ))s");
-        else steps+=("$name FAILED($?) $(( SECONDS - started ))s"); fi
+        else steps+=("$name FAILED($?) $(( SECONDS - started ))s of ${limit}s"); fi
     }
-    run_step cuda-tests 240 python -m pytest -q -x tests/speech/asr/test_torch_backend.py -k cuda -p no:cacheprovider
-    run_step decoder-step-tiny 120 python bench/decoder_step.py --device "$CHAFFEE_DEVICE" --model bundled \
-        --batch 64 --beams 1 --steps 100 --repeats 3
-    run_step decoder-step-turbo 180 python bench/decoder_step.py --device "$CHAFFEE_DEVICE" --model large-v3-turbo \
-        --batch 64 --beams 1 --steps 100 --repeats 3
-    run_step bench 420 chaffee bench --corpus "$tiled" --json "$out/report.json" --no-naive
+    if [ "$stage" != bench ]; then  # about 330 s
+        run_step cuda-tests 150 python -m pytest -q -x tests/speech/asr/test_torch_backend.py -k cuda -p no:cacheprovider
+        run_step decoder-step-tiny 60 python bench/decoder_step.py --device "$CHAFFEE_DEVICE" --model bundled \
+            --batch 64 --beams 1 --steps 100 --repeats 3
+        run_step decoder-step-turbo 120 python bench/decoder_step.py --device "$CHAFFEE_DEVICE" --model large-v3-turbo \
+            --batch 64 --beams 1 --steps 100 --repeats 3
+    fi
+    if [ "$stage" != checks ]; then
+        run_step bench 480 chaffee bench --corpus "$tiled" --json "$out/report.json" --no-naive
+    fi
     printf '%s\n' "${steps[@]}" | tee "$out/steps.txt"
     ;;
 *)
