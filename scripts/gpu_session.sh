@@ -52,25 +52,6 @@ run)
     (nvidia-smi || echo "no nvidia-smi") > "$out/nvidia-smi.txt" 2>&1
     python -c 'import torch, sys; print(torch.__version__, torch.cuda.is_available(), sys.version)' > "$out/torch.txt" 2>&1
 
-    # tiled corpus: copies of bench/corpus/audio under new names (links), up to $hours of audio
-    tiled=/tmp/chaffee-corpus-tiled
-    rm -rf "$tiled" && mkdir -p "$tiled/audio"
-    [ -d bench/corpus/enroll ] && ln -s "$PWD/bench/corpus/enroll" "$tiled/enroll"
-    python - "$tiled" "$hours" <<'EOF'
-import sys
-from pathlib import Path
-import soundfile as sf
-tiled, hours = Path(sys.argv[1]), float(sys.argv[2])
-files = sorted(Path("bench/corpus/audio").glob("*.flac"))
-total, copy = 0.0, 0
-while total < hours * 3600:
-    for f in files:
-        (tiled / "audio" / f"{f.stem}-r{copy:02d}{f.suffix}").symlink_to(f.resolve())
-        total += sf.info(str(f)).duration
-    copy += 1
-print(f"tiled corpus: {copy} copies of {len(files)} files, {total / 3600:.2f} h")
-EOF
-
     steps=()
     run_step() {  # name, seconds, command...: one step's failure never stops the others
         local name=$1 limit=$2; shift 2
@@ -88,6 +69,26 @@ EOF
             --batch 64 --beams 1 --steps 100 --repeats 3
     fi
     if [ "$stage" != checks ]; then
+        # tiled corpus: copies of bench/corpus/audio under new names (links), up to $hours of audio
+        tiled=/tmp/chaffee-corpus-tiled
+        rm -rf "$tiled" && mkdir -p "$tiled/audio"
+        [ -d bench/corpus/enroll ] && ln -s "$PWD/bench/corpus/enroll" "$tiled/enroll"
+        python - "$tiled" "$hours" <<'EOF'
+import sys
+from pathlib import Path
+import soundfile as sf
+tiled, hours = Path(sys.argv[1]), float(sys.argv[2])
+files = sorted(Path("bench/corpus/audio").glob("*.flac"))
+if not files:
+    sys.exit("no bench/corpus/audio/*.flac: run `make bench/corpus/audio` here and carry bench/corpus")
+total, copy = 0.0, 0
+while total < hours * 3600:
+    for f in files:
+        (tiled / "audio" / f"{f.stem}-r{copy:02d}{f.suffix}").symlink_to(f.resolve())
+        total += sf.info(str(f)).duration
+    copy += 1
+print(f"tiled corpus: {copy} copies of {len(files)} files, {total / 3600:.2f} h")
+EOF
         run_step bench 480 chaffee bench --corpus "$tiled" --json "$out/report.json" --no-naive
     fi
     printf '%s\n' "${steps[@]}" | tee "$out/steps.txt"
