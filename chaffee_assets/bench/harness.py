@@ -242,6 +242,7 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
                 with environment(CHAFFEE_HOME=where / "home"):
                     db.stop_embedded(get_settings())
     # best of the rounds: on a shared machine noise only ever adds time
+    prep_s = prep_cpu(files, window_s=600.0)  # the engine's window (WindowedTranscriber.window_s)
     results = {mode: dict(min(runs, key=lambda r: r["wall_s"]), walls_s=[r["wall_s"] for r in runs])
                for mode, runs in samples.items()}
 
@@ -258,9 +259,11 @@ def run(corpus: Path, out: Path, repeat: int = 1, backends: tuple[str, ...] = ()
            if naive_mode else {}),
         "efficiency_vs_asr_only": round(results["pipeline"]["x_realtime"] / results["asr_only"]["x_realtime"], 3),
         "fixed_cost_s": round(results["fixed_cost"]["wall_s"], 2),
+        "fixed_cost": _rounded(results["fixed_cost"]),
         "fixed_cost_share": round(results["fixed_cost"]["wall_s"] / results["pipeline"]["wall_s"], 3),
         **(_source_figures(results, served, source_rate, audio_s, files) if served else {}),
-        "capacity": capacity(results["pipeline"], results["fixed_cost"], audio_s),
+        "capacity": capacity(results["pipeline"], results["fixed_cost"], audio_s, results.get("feed_loopback"),
+                             prep_s),
         "other_backends": {b: {"asr_only": _rounded(results[f"asr_only:{b}"]),
                                "pipeline": _rounded(results[f"pipeline:{b}"]),
                                "efficiency_vs_asr_only": round(results[f"pipeline:{b}"]["x_realtime"]
@@ -300,29 +303,60 @@ def _source_figures(results: dict, served: dict, rate: float, audio_s: float, fi
     }}
 
 
-def capacity(pipeline: dict, fixed: dict, audio_s: float) -> dict:
+def capacity(pipeline: dict, fixed: dict, audio_s: float, feed: dict | None = None,
+             prep_cpu_s: float | None = None) -> dict:
     """CPU core-seconds per hour of audio for each stage of the pipeline run, and what a run and an
     ingest cost outside their steps (README, GPU profiles: the capacity table).
 
     Stage CPU is each step's process and children (batch.Stopwatch) summed over runs; the ingest's own
     total comes from the OS for the whole process tree. What is left after the steps is Dagster's run
     and step launches, event writes, imports and model loads: the fixed-cost ingest (one 5 s clip) gives
-    the per-ingest part, and the rest of the pipeline's is spread over its runs.
+    the per-ingest part, and the rest of the pipeline's is spread over its runs. With `feed` (the
+    loopback feed run) its raw_audio is the download-and-conversion figure; `prep_cpu_s` is decoding and
+    VAD alone (prep_cpu), the part of `transcripts` that stays on the CPU on a GPU host.
     """
-    stages = pipeline.get("stages_cpu_s", {})
     hours = audio_s / 3600
-    outside = pipeline["cpu_s"] - sum(stages.values())
-    fixed_outside = fixed["cpu_s"] - sum(fixed.get("stages_cpu_s", {}).values())
+
+    def outside(run: dict) -> tuple[float, float]:  # (CPU, wall) seconds not inside any step
+        return (run["cpu_s"] - sum(run.get("stages_cpu_s", {}).values()),
+                run["wall_s"] - sum(run.get("stages", {}).values()))
+
+    (cpu_out, wall_out), (fixed_cpu, fixed_wall) = outside(pipeline), outside(fixed)
     extra_runs = max(pipeline["runs"] - fixed["runs"], 1)
+    per_h = {name: round(cpu / hours, 1) for name, cpu in pipeline.get("stages_cpu_s", {}).items()}
+    if feed and "raw_audio" in feed.get("stages_cpu_s", {}):
+        per_h["download_and_conversion"] = round(feed["stages_cpu_s"]["raw_audio"] / hours, 1)
+    if prep_cpu_s is not None:
+        per_h["decoding_and_vad"] = round(prep_cpu_s / hours, 1)
     return {
         "audio_h": round(hours, 4),
-        "cpu_s_per_audio_h": {name: round(cpu / hours, 1) for name, cpu in stages.items()},
+        "cpu_s_per_audio_h": per_h,
         "ingest_cpu_s": round(pipeline["cpu_s"], 1),
-        "outside_steps_cpu_s": round(outside, 1),
-        "fixed_ingest_cpu_s": round(fixed_outside, 1),  # imports, model loads, the first runs' launches
-        "per_run_cpu_s": round(max(outside - fixed_outside, 0.0) / extra_runs, 2),
+        "outside_steps_cpu_s": round(cpu_out, 1),
+        "fixed_ingest_cpu_s": round(fixed_cpu, 1),  # imports, model loads, the first runs' launches
+        "fixed_ingest_wall_s": round(fixed_wall, 1),
+        "per_run_cpu_s": round(max(cpu_out - fixed_cpu, 0.0) / extra_runs, 2),
+        "per_run_wall_s": round(max(wall_out - fixed_wall, 0.0) / extra_runs, 2),
         "runs": pipeline["runs"],
     }
+
+
+def prep_cpu(files: list[Path], window_s: float) -> float:
+    """CPU seconds to decode every file and run silero VAD over it, on this process (one core)."""
+    import torch
+
+    from chaffee_assets.speech.asr.windows import window_parts
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as one prep worker runs
+    try:
+        started = time.process_time()
+        for f in files:
+            for _ in window_parts(audio.blocks(f), window_s):
+                pass
+        return time.process_time() - started
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _clip(source: Path, dest: Path, seconds: float) -> Path:

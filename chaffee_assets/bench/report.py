@@ -117,8 +117,11 @@ def _source_lines(src: dict) -> list[str]:
 def _capacity_lines(cap: dict) -> list[str]:
     """CPU core-seconds per hour of audio, stage by stage (the README's capacity table is built on it)."""
     per_h = cap["cpu_s_per_audio_h"]
-    stages = ", ".join(f"{name} {value:.0f}" for name, value in per_h.items())
+    stages = ", ".join(f"{name.replace('_', ' ')} {value:.0f}" for name, value in per_h.items())
     return [f"- CPU core-s per hour of audio in the pipeline run: {stages} (total of steps "
-            f"{sum(per_h.values()):.0f}); outside the steps: {cap['fixed_ingest_cpu_s']:.1f} core-s per ingest "
-            f"and {cap['per_run_cpu_s']:.2f} core-s per further run ({cap['runs']} runs, "
-            f"{cap['ingest_cpu_s']:.0f} core-s in all)"]
+            f"{sum(v for k, v in per_h.items() if k in STAGES):.0f}); outside the steps: "
+            f"{cap['fixed_ingest_cpu_s']:.1f} core-s ({cap.get('fixed_ingest_wall_s', 0):.1f} s) per ingest and "
+            f"{cap['per_run_cpu_s']:.2f} core-s ({cap.get('per_run_wall_s', 0):.2f} s) per further run "
+            f"({cap['runs']} runs, {cap['ingest_cpu_s']:.0f} core-s in all)"]
+
+STAGES = ("raw_audio", "transcripts", "diarization", "speaker_labels", "embeddings")
