@@ -7,7 +7,8 @@
 (d) fixed cost - the same `chaffee ingest` of one 5 s clip: what every ingest pays before and around its
                 audio (process start, imports, model loads, run and step launches).
 
-(e) with --source-rate (or --source-share, a fraction of the first round's ASR-only speed): `chaffee ingest` of an RSS feed of the same files served on 127.0.0.1 by
+(e) with --source-rate (or --source-share, a fraction of the first round's ASR-only speed): `chaffee ingest`
+                of an RSS feed of the same files served on 127.0.0.1 by
                 source_server, at loopback speed and capped per connection (with --faults, one 429 and one
                 cut connection per file): x realtime both ways, the models' wait for audio, download
                 concurrency and audio downloaded ahead.

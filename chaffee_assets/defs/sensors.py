@@ -82,8 +82,9 @@ def new_uploads(context: dg.SensorEvaluationContext, platform: Platform) -> dg.S
 
         database.run(catalog.register, found)  # raw_audio finds each video's URL and source here
     keys = [v.video_id for v in found]
+    durations = {v.video_id: v.duration_s for v in found}
     runs = [_range_request(batch) for batch in batches(  # appended in this order: contiguous ranges
-        keys, keys, settings.videos_per_run, {v.video_id: v.duration_s for v in found}, settings.audio_h_per_run * 3600)]
+        keys, keys, settings.videos_per_run, durations, settings.audio_h_per_run * 3600)]
     return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=[videos.build_add_request(keys)],
                            cursor=cursor)
 
