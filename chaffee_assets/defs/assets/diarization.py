@@ -8,7 +8,7 @@ from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import audio, models
 from chaffee_assets.speech.speakers import labels
-from chaffee_assets.speech.speakers.attribution import MONOLOGUE, SPEAKER_VAD, find_turns, monologue_turns
+from chaffee_assets.speech.speakers.attribution import MONOLOGUE, find_turns, monologue_turns
 from chaffee_assets.speech.vad import speech_regions
 
 
@@ -65,8 +65,7 @@ def batch_checks(context: dg.AssetExecutionContext, keys: list[str], files, enco
         for key in keys:
             with contextlib.suppress(Exception):
                 samples = audio.load(files.audio(key))
-                regions = speech_regions(samples, files.read_speech_probs(key), **SPEAKER_VAD)
-                read[key] = (regions, samples.size / audio.SAMPLE_RATE)
+                read[key] = (speech_regions(samples, files.read_speech_probs(key)), samples.size / audio.SAMPLE_RATE)
                 yield key, samples, read[key][0]
 
     try:

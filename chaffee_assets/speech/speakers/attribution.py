@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 MONOLOGUE = "monologue"
 DIARIZED = "diarized"
 BACKENDS = ("offline", "pyannote", "auto")
-# Speech regions for the speaker path (ASR keeps its own VAD settings). silero's default 0.5 missed
+# Speech regions for the diarizer (ASR and the monologue fast path keep silero's defaults: at 0.2 the
+# fast path sampled near-silent windows and the demo monologue-02 lost it). silero's default 0.5 missed
 # 24% of the speech of the development AMI excerpts (far-field, quiet speakers); 0.2 with 150 ms
 # regions misses 8.6% (false alarm 2% -> 4%); sample.wav: miss 2.4% -> 0.1%, false alarm 1.9% -> 3.8%.
 SPEAKER_VAD = {"threshold": 0.2, "min_speech_ms": 150}
@@ -62,7 +63,7 @@ def find_turns(
     check: this file's monologue check when it was made for a batch (labels.monologue_checks).
     """
     started = time.perf_counter() - (check.compute_s if check is not None else 0.0)  # its share of the batch
-    regions = speech_regions(audio, speech_probs, **SPEAKER_VAD)
+    regions = speech_regions(audio, speech_probs)  # the fast path's, as the batched checks use
     reason = "fast-path disabled" if not fast_path else "number of speakers given"
     if fast_path and num_speakers is None:
         try:
@@ -74,7 +75,8 @@ def find_turns(
             assert host is not None
             return monologue_turns(regions, host, check, time.perf_counter() - started)
         reason = check.reason
-    d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers, regions=regions, host=host)
+    d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers,
+                                     regions=speech_regions(audio, speech_probs, **SPEAKER_VAD), host=host)
     return SpeakerTurns(
         DIARIZED,
         "; ".join([reason, *([fallback] if fallback else []), *d.notes]),
