@@ -98,7 +98,7 @@ def test_a_batch_of_monologue_checks_is_one_encoder_pass(encoder, host, monkeypa
         assert batch[n].similarity == pytest.approx(alone[n].similarity, abs=1e-4)
     assert all(c.compute_s > 0 for c in batch.values())
     # the batch's verdict is what find_turns then acts on, without a check of its own
-    monkeypatch.setattr(speakers, "monologue_check", lambda *a, **k: pytest.fail("checked again"))
+    monkeypatch.setattr(labels, "monologue_check", lambda *a, **k: pytest.fail("checked again"))
     assert find_turns(videos[0][1], encoder, host, check=batch["monologue-01"]).path == MONOLOGUE
     assert labels.monologue_checks(iter(videos), encoder, None) == {}
 
