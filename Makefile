@@ -3,6 +3,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BENCH_REPEAT ?= 2  # rounds of `make bench`; each mode reports its fastest
 BENCH_BACKENDS ?= torch  # measured beside the configured ASR backend (ctranslate2 on CPU)
+# The bench's corpus: the committed recipe below, or e.g. a stress corpus (scripts/stress_corpus.py DIR --files 15 --seed N)
+BENCH_CORPUS ?= bench/corpus
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 # The CPU build of torch here; on a CUDA box e.g. `make setup TORCH="torch==2.13.0 --index-url <your wheel index>"`.
@@ -55,8 +57,8 @@ dev: setup
 bench/corpus/audio:
 	$(PY) scripts/synth_corpus.py bench bench/corpus --minutes 24 --interview-share 0.2 --seed 7
 
-bench: setup bench/corpus/audio
-	$(VENV)/bin/chaffee bench --corpus bench/corpus --json bench/out/report.json --repeat $(BENCH_REPEAT) \
+bench: setup $(BENCH_CORPUS)/audio
+	$(VENV)/bin/chaffee bench --corpus $(BENCH_CORPUS) --json bench/out/report.json --repeat $(BENCH_REPEAT) \
 		--backends "$(BENCH_BACKENDS)"
 
 # 16 generated interviews/controls in voices the demo does not have; DER and host attribution per file.

@@ -40,12 +40,16 @@ def main(verbose: bool) -> None:
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only videos published on or after this day.")
 @click.option("--voices-dir", type=click.Path(file_okay=False, path_type=Path), help="Speaker profiles (VOICES_DIR).")
 @click.option("--force", is_flag=True, help="Re-process videos already ingested (their rows are replaced).")
-def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, force) -> None:
+@click.option("--store-flagged", is_flag=True,
+              help="Store a video whose segments fail the quality judgement, flagged, instead of refusing it "
+              "(CHAFFEE_STORE_FLAGGED).")
+def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, force, store_flagged) -> None:
     """List a source, add new videos as partitions and materialize all five assets for them."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from chaffee_assets import runtime
     from chaffee_assets.definitions import defs
+    from chaffee_assets.defs.ahead import materialize_ahead
     from chaffee_assets.defs.runner import add_partitions, materialize
     from chaffee_assets.store import catalog, db
 
@@ -55,6 +59,8 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     os.environ["CHAFFEE_SKIP_SHORTS"] = "1" if skip_shorts else "0"
     if since:
         os.environ["CHAFFEE_SINCE"] = since.date().isoformat()
+    if store_flagged:
+        os.environ["CHAFFEE_STORE_FLAGGED"] = "1"
     settings = get_settings()
     listed = _list_videos(kind, folder, channel if kind == "youtube" else feed, limit, settings)
     runtime.prepare(settings)
@@ -68,9 +74,19 @@ def ingest(kind, folder, channel, feed, limit, skip_shorts, since, voices_dir, f
     click.echo(f"{len(listed)} videos listed, {len(keys) - len(todo)} already ingested, {len(todo)} to process")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("ingesting videos", total=len(todo))
-        outcomes = materialize(defs, instance, todo, batch_size=settings.videos_per_run,
-                               durations={v.video_id: v.duration_s for v in listed},
-                               on_run=lambda o: bar.advance(task, len(o.keys)))
+        durations = {v.video_id: v.duration_s for v in listed}
+        if settings.executor == "in_process":  # downloads in a process of their own, ahead of the models
+            outcomes, overlap = materialize_ahead(defs, instance, todo, batch_size=settings.videos_per_run,
+                                                  durations=durations, on_run=lambda o: bar.advance(task, len(o.keys)))
+        else:
+            outcomes = materialize(defs, instance, todo, batch_size=settings.videos_per_run, durations=durations,
+                                   on_run=lambda o: bar.advance(task, len(o.keys)))
+            overlap = None
+    if overlap is not None:
+        click.echo(f"downloads ahead: {overlap.download_runs} download runs, {overlap.process_runs} process runs; "
+                   f"first audio after {overlap.first_wait_s:.1f} s, then the models waited {overlap.wait_s:.1f} s "
+                   f"of {overlap.wait_s + overlap.process_s:.1f} s ({overlap.wait_share:.1%}); "
+                   f"peak {overlap.peak_ahead_mb:.0f} MB downloaded ahead")
     failed = _report(settings, keys, {k: o for o in outcomes for k in o.keys})
     sys.exit(1 if failed else 0)
 
@@ -109,22 +125,27 @@ def _report(settings, keys: list[str], runs: dict) -> int:
     with db.session(settings) as conn:
         rows = conn.execute(
             """SELECT s.video_id, s.status, s.error, s.duration_s, count(g.id),
-                      coalesce(string_agg(DISTINCT g.speaker, ', '), '')
+                      coalesce(string_agg(DISTINCT g.speaker, ', '), ''), s.metadata->'quality'->>'flagged'
                FROM sources s LEFT JOIN segments g ON g.source_id = s.id
                WHERE s.video_id = ANY(%s) GROUP BY s.id ORDER BY s.id""",
             (keys,),
         ).fetchall()
         total = segments.count(conn)
-    failed = 0
-    for video_id, state, error, seconds, count, speakers in rows:
+    failed = refused = 0
+    for video_id, state, error, seconds, count, speakers, flagged in rows:
         if state == "done":
-            click.echo(f"  {video_id:<32} {seconds or 0:7.1f}s  {count:4d} segments  speakers: {speakers}")
+            click.echo(f"  {video_id:<32} {seconds or 0:7.1f}s  {count:4d} segments  speakers: {speakers}"
+                       + (f"  FLAGGED: {flagged}" if flagged else ""))
         elif state == "skipped":  # a filter decided on the full metadata (short, live, members-only)
             click.echo(f"  {video_id:<32} SKIPPED: {error}")
         else:
             failed += 1
+            refused += " refused video " in (error or "")
             click.echo(f"  {video_id:<32} {state.upper()}: {error or _why_unfinished(state, runs.get(video_id))}")
     click.echo(f"{total} segments in the database")
+    if refused:
+        click.echo(f"{refused} video(s) refused by the segment-quality judgement: a re-run refuses them again; "
+                   "`chaffee ingest --store-flagged` stores them with the defect flagged")
     return failed
 
 
@@ -312,11 +333,18 @@ def stats(as_json: bool) -> None:
               "ctranslate2): their ASR-only ceiling and pipeline, interleaved in the same rounds.")
 @click.option("--naive/--no-naive", default=True, show_default=True,
               help="Also run the old per-video design (faster-whisper: on a CUDA 13 GPU it runs on the CPU).")
-def bench(corpus: Path, json_out: Path, repeat: int, backends: str, naive: bool) -> None:
+@click.option("--source-rate", type=click.FloatRange(0), default=0.0, metavar="BYTES_PER_S",
+              help="Also ingest the corpus from an RSS feed on 127.0.0.1, at loopback speed and capped at this "
+              "many bytes/s per connection (0.2 s latency, 0.3 s first byte), in the same rounds.")
+@click.option("--faults", is_flag=True, help="With --source-rate: one 429 (Retry-After 1 s) and one connection "
+              "cut mid-body per file in the throttled run.")
+def bench(corpus: Path, json_out: Path, repeat: int, backends: str, naive: bool, source_rate: float,
+          faults: bool) -> None:
     """ASR-only ceiling, the old per-video design and the Dagster pipeline on one corpus, in one run."""
     from chaffee_assets.bench import harness, report
 
-    doc = harness.run(corpus, json_out, repeat, tuple(b.strip() for b in backends.split(",") if b.strip()), naive)
+    doc = harness.run(corpus, json_out, repeat, tuple(b.strip() for b in backends.split(",") if b.strip()), naive,
+                      source_rate, faults)
     click.echo(report.markdown(doc))
 
 

@@ -77,6 +77,9 @@ class Settings:
     # the first delay (6 attempts from 0.5 s wait 15.5 s in all), then the step fails with a clear error.
     db_retries: int = field(default_factory=lambda: int(_env("CHAFFEE_DB_RETRIES", "6")))
     db_retry_delay_s: float = field(default_factory=lambda: float(_env("CHAFFEE_DB_RETRY_DELAY_S", "0.5")))
+    # A video whose segments cannot be trusted (speech_labels refuses it: asr/quality.judge) is stored anyway,
+    # flagged in sources.metadata.quality, instead of failed. `chaffee ingest --store-flagged` sets it.
+    store_flagged: bool = field(default_factory=lambda: _flag("CHAFFEE_STORE_FLAGGED", False))
     # Throughput check floor (audio seconds per wall second of a run); WARN below it.
     min_x_realtime: float = field(default_factory=lambda: float(_env("CHAFFEE_MIN_X_REALTIME", "1.0")))
     # Videos materialized per Dagster run (backfill policy and ingest batching).
@@ -108,6 +111,11 @@ class Settings:
     download_retries: int = field(default_factory=lambda: int(_env("CHAFFEE_DOWNLOAD_RETRIES", "5")))
     backoff_s: float = field(default_factory=lambda: float(_env("CHAFFEE_BACKOFF_S", "2")))
     backoff_max_s: float = field(default_factory=lambda: float(_env("CHAFFEE_BACKOFF_MAX_S", "120")))
+    # Downloads at once (threads of raw_audio; each keeps the retries above, a 429 holds its whole host).
+    download_workers: int = field(default_factory=lambda: max(int(_env("CHAFFEE_DOWNLOAD_WORKERS", "4")), 1))
+    # `chaffee ingest`: no new download run starts while the converted audio of videos downloaded and not
+    # yet processed is over this many GB (the budget is checked per download run of CHAFFEE_VIDEOS_PER_RUN).
+    download_ahead_gb: float = field(default_factory=lambda: float(_env("CHAFFEE_DOWNLOAD_AHEAD_GB", "2")))
 
     @property
     def audio_dir(self) -> Path:

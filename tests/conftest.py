@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,11 @@ def copy_demo(dest: Path, *names: str) -> Path:
     for name in names:
         shutil.copy(DEMO_AUDIO / name, dest / name)
     return dest
+
+
+def stress_corpus(dest: Path, files: int, seed: int, minutes: tuple[float, float] = (0.3, 4.0)) -> Path:
+    """scripts/stress_corpus.py: files drawn from seed, seed + 1, ... into dest/audio (needs espeak-ng)."""
+    subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "stress_corpus.py"), str(dest), "--files", str(files),
+                    "--seed", str(seed), "--minutes-per-file", str(minutes[0]), str(minutes[1])],
+                   check=True, capture_output=True)
+    return dest / "audio"

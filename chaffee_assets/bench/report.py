@@ -40,6 +40,8 @@ def markdown(doc: dict) -> str:
         f"- fixed cost per ingest (one 5 s clip through `chaffee ingest`): **{doc['fixed_cost_s']:.1f} s**, "
         f"{doc['fixed_cost_share']:.0%} of the pipeline's wall time",
     ]
+    if "source" in doc:
+        lines += _source_lines(doc["source"])
     p = doc["pipeline"]
     if "gpu_util_mean" in doc["asr_only"]:
         lines.append(f"- GPU (NVML): ASR-only utilisation {doc['asr_only']['gpu_util_mean']:.0f}% "
@@ -90,3 +92,21 @@ def _modes(doc: dict) -> list[str]:
 def write(doc: dict, md_path: Path, png_path: Path) -> None:
     md_path.write_text(markdown(doc))
     chart(doc, png_path)
+
+
+def _source_lines(src: dict) -> list[str]:
+    """The feed runs: loopback against throttled, the models' wait for audio, download concurrency."""
+    lines = []
+    for mode in ("feed_loopback", "feed_throttled"):
+        r, o = src[mode], src[mode].get("overlap", {})
+        lines.append(
+            f"- {mode.replace('_', ' ')}: **{r['x_realtime']:.1f}x** realtime ({r['wall_s']:.1f} s); first audio "
+            f"after {o.get('first_wait_s', 0):.1f} s, then the models waited {o.get('wait_share', 0):.1%} of their "
+            f"wall time; {r.get('download_concurrency_peak', 0)} downloads at once (of "
+            f"{r.get('download_workers', 0)}), peak {o.get('peak_ahead_mb', 0):.0f} MB downloaded ahead; "
+            f"{o.get('download_runs', 0)} download + {o.get('process_runs', 0)} process runs; server: "
+            f"{r.get('server', {})}")
+    lines.append(f"- throttled ({src['rate_bps_per_connection'] / 1024:.0f} KiB/s per connection = "
+                 f"{src['per_connection_x_realtime']:.1f}x realtime) vs loopback: **{src['throttled_vs_loopback']:.2f}**;"
+                 f" loopback feed vs ASR-only: {src['loopback_vs_asr_only']:.2f}")
+    return lines

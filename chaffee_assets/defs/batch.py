@@ -14,6 +14,14 @@ from chaffee_assets.store import catalog
 from chaffee_assets.store.db import Database, DatabaseUnavailable
 
 
+class Refused(Exception):
+    """A video the platform will not store as it is: deterministic, so a re-run refuses it again."""
+
+
+# A figures key whose dict record() merges into the video's sources.metadata instead of the step's table.
+SOURCES_METADATA = "sources_metadata"
+
+
 def active_keys(context: dg.AssetExecutionContext, database: Database, stage: str) -> list[str]:
     """The run's videos this stage works on: raw_audio retries everything, later stages pass over
     videos an earlier stage failed or skipped."""
@@ -43,7 +51,8 @@ def each_video(
 
 def record(context: dg.AssetExecutionContext, database: Database, stage: str, key: str,
            work: Callable[[], dict], done: dict[str, dict]) -> None:
-    """Run one video's work and record the outcome: its figures into `done`, or the video failed.
+    """Run one video's work and record the outcome: its figures into `done` (their SOURCES_METADATA entry
+    merged into the video's sources.metadata), or the video failed.
 
     A failure marks the video failed in `sources` with the stage and cause; later stages skip it and a
     later run retries it from raw_audio. Postgres unreachable through every retry is no video's fault:
@@ -57,14 +66,20 @@ def record(context: dg.AssetExecutionContext, database: Database, stage: str, ke
         context.log.info(str(exc))
         database.run(catalog.mark, key, "skipped", error=str(exc))
         return
+    except Refused as exc:
+        message = f"{stage} refused video {key}: {exc}"
+        context.log.error(message)
+        database.run(catalog.mark, key, "failed", error=message)
+        return
     except Exception as exc:  # one bad video must not sink the batch
         message = f"{stage} failed for video {key}: {type(exc).__name__}: {exc}"
         context.log.error(message)
         database.run(catalog.mark, key, "failed", error=message)
         return
+    metadata = figures.pop(SOURCES_METADATA, None)
     done[key] = figures
     if stage != "embeddings":  # embeddings marks 'done' in the same transaction as the rows
-        database.run(catalog.mark, key, catalog.STAGE_STATUS[stage])
+        database.run(catalog.mark, key, catalog.STAGE_STATUS[stage], metadata=metadata)
 
 
 def summary(done: dict[str, dict], keys: list[str], wall_s: float, compute_s: float) -> dict:

@@ -43,10 +43,11 @@ def _fail_videos(context, database, check: str, problems: dict[str, list[str]], 
 
 
 @dg.asset_check(asset=speaker_labels, blocking=True,
-                description="Per video: every segment has text, a speaker, start < end, lies inside the audio, is "
-                "in order, overlaps the previous one by at most 0.25 s and lasts at most 60 s. A video that breaks "
-                "a rule is marked failed (rule and segment in `sources.error`) and left out of embeddings; the "
-                "others go on. Fails (WARN) listing those videos.")
+                description="Per video, on the stored labels: every segment has text, a speaker, start < end, lies inside "
+                "the audio, is in order, overlaps the previous one by at most 0.25 s and lasts at most 60 s. "
+                "speaker_labels already repaired or dropped each segment that broke a rule, so this is the net "
+                "under that judgement: a video that still breaks one is marked failed (rule and segment in "
+                "`sources.error`) and left out of embeddings; the others go on. Fails (WARN) listing those videos.")
 def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
     files = platform.files
     problems: dict[str, list[str]] = {}
@@ -59,7 +60,9 @@ def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) 
                 found = [f"labels unreadable ({type(exc).__name__}: {exc})"]
             if found:
                 problems[key] = found
-        _fail_videos(context, database, "segment_quality", problems, "not stored, a re-run retries it")
+        _fail_videos(context, database, "segment_quality", problems,
+                     "not stored; speaker_labels judged these segments sound, so a re-run fails the same way: "
+                     "a bug to report")
     return _result(problems, len(keys))
 
 

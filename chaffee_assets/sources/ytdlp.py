@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 from chaffee_assets.settings import Settings, get_settings
 from chaffee_assets.sources.base import DownloadError, Skipped, Video
@@ -72,28 +74,71 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def _transient(exc: BaseException) -> bool:
-    """Worth another try: rate limited (429), a server error (5xx), or the connection itself failed."""
+    """Worth another try: rate limited (429), a server error (5xx), or the connection itself failed or was cut."""
     if isinstance(exc, Skipped):
         return False
     status = http_status(exc)
     if status is not None:
         return status == 429 or 500 <= status < 600
     from yt_dlp.networking.exceptions import TransportError
+    from yt_dlp.utils import ContentTooShortError
 
-    return any(isinstance(e, TransportError | TimeoutError | ConnectionError) for e in _chain(exc))
+    # ContentTooShortError: the connection closed mid-body; the retry resumes the .part by Range
+    return any(isinstance(e, TransportError | TimeoutError | ConnectionError | ContentTooShortError)
+               for e in _chain(exc)) or "more expected" in str(exc)
+
+
+class HostGate:
+    """One backoff per host, shared by every download of this process: a 429 from a host holds all of its
+    next requests until the delay (Retry-After if longer) has passed, not only the request that got it."""
+
+    _gates: ClassVar[dict[str, HostGate]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self.until = 0.0  # time.monotonic() before which no new request goes to the host
+        self.holds = 0  # 429s that held this host
+
+    @classmethod
+    def of(cls, url: str) -> HostGate:
+        host = urlsplit(url).netloc.lower() or url
+        with cls._lock:
+            return cls._gates.setdefault(host, cls())
+
+    @classmethod
+    def holds_total(cls) -> int:
+        """429s that held a host in this process, all hosts together."""
+        return sum(g.holds for g in cls._gates.values())
+
+    def hold(self, delay_s: float) -> float:
+        """Hold the host for at least delay_s from now; returns the deadline."""
+        with self._lock:
+            self.until = max(self.until, time.monotonic() + delay_s)
+            self.holds += 1
+            return self.until
+
+    def remaining(self) -> float:
+        return max(self.until - time.monotonic(), 0.0)
 
 
 @dataclass
 class Backoff:
-    """Retries with exponential backoff (base, 2 x base, 4 x base ... capped; Retry-After if longer)."""
+    """Retries with exponential backoff (base, 2 x base, 4 x base ... capped; Retry-After if longer). With a
+    host, a 429 holds the host's HostGate: the other downloads from it wait out the same delay."""
 
     retries: int = 5
     base_s: float = 2.0
     max_s: float = 120.0
     sleep: Callable[[float], None] = time.sleep
 
-    def run(self, what: str, fn: Callable[[], T]) -> T:
+    def run(self, what: str, fn: Callable[[], T], host: str | None = None) -> T:
+        gate = HostGate.of(host) if host else None
+        waited_for = 0.0  # the host deadline this call already slept out
         for attempt in range(self.retries + 1):
+            if gate and gate.until > waited_for and gate.remaining() > 0:  # held by another download's 429
+                waited_for = gate.until
+                log.info(f"{what}: {urlsplit(host).netloc} is rate limited; waiting {gate.remaining():.1f} s")
+                self.sleep(gate.remaining())
             try:
                 return fn()
             except Exception as exc:
@@ -101,6 +146,8 @@ class Backoff:
                     raise
                 delay = min(max(self.base_s * 2**attempt, _retry_after(exc) or 0.0), self.max_s)
                 status = http_status(exc)
+                if gate and status == 429:
+                    waited_for = gate.hold(delay)
                 log.warning(f"{what}: {'HTTP ' + str(status) if status else type(exc).__name__}; "
                             f"retry {attempt + 1}/{self.retries} in {delay:.1f} s")
                 self.sleep(delay)
@@ -226,7 +273,7 @@ class YtDlp:
             return _finished_file(video.video_id, info, dest), info
 
         try:
-            return self.backoff.run(video.video_id, attempt)
+            return self.backoff.run(video.video_id, attempt, host=video.url)
         except _YTDLP_ERRORS() as exc:
             raise explain(video.video_id, video.url, exc, attempts) from exc
 
@@ -280,7 +327,7 @@ class YtDlpSource:
                         stop_after_known)
 
         try:
-            return self.ytdlp.backoff.run(self.url, once)
+            return self.ytdlp.backoff.run(self.url, once, host=self.url)
         except _YTDLP_ERRORS() as exc:
             raise explain(f"listing {self.url}", self.url, exc, self.ytdlp.backoff.retries + 1) from exc
 

@@ -37,3 +37,4 @@ class Transcript:
     dropped: list[tuple[Segment, str]] = field(default_factory=list)  # (segment, why) removed by guards
     compute_s: float = 0.0  # time spent inside the model
     speech_probs: np.ndarray | None = None  # silero, one per vad.FRAME samples from the start
+    repairs: dict[str, int] = field(default_factory=dict)  # boundaries.repair's counts, by kind

@@ -77,3 +77,19 @@ def mark(conn: psycopg.Connection, video_id: str, status: str, *, error: str | N
             """,
             (status, error, duration_s, Jsonb(metadata or {}), status, check_video_id(video_id)),
         )
+
+
+def now(conn: psycopg.Connection):
+    """The database's clock (the reference for `changed_since`, whichever process asks)."""
+    return conn.execute("SELECT now()").fetchone()[0]
+
+
+def changed_since(conn: psycopg.Connection, video_ids: list[str], since) -> dict[str, str]:
+    """Status of the videos whose status was set at or after `since` (a `now()` of this database)."""
+    rows = conn.execute("SELECT video_id, status FROM sources WHERE video_id = ANY(%s) AND updated_at >= %s",
+                        (list(video_ids), since))
+    return dict(rows.fetchall())
+
+
+def with_status(conn: psycopg.Connection, status: str) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT video_id FROM sources WHERE status = %s", (status,)).fetchall()]

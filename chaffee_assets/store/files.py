@@ -93,7 +93,7 @@ class Files:
     # transcripts ---------------------------------------------------------------------------
     def write_transcript(self, video_id: str, t: Transcript) -> Path:
         frame = segments_frame(t.segments)
-        meta = {"duration_s": t.duration_s, "compute_s": t.compute_s,
+        meta = {"duration_s": t.duration_s, "compute_s": t.compute_s, "repairs": t.repairs,
                 "dropped": [{"start": s.start, "end": s.end, "text": s.text, "why": why} for s, why in t.dropped]}
         _replace_into(self.stage(video_id, "transcript.json"), lambda p: p.write_text(json.dumps(meta)))
         if t.speech_probs is not None:  # ASR's VAD pass, reused by diarization
@@ -103,7 +103,7 @@ class Files:
     def read_transcript(self, video_id: str) -> Transcript:
         meta = json.loads(self.stage(video_id, "transcript.json").read_text())
         segments = frame_segments(pl.read_parquet(self.stage(video_id, "transcript.parquet")))
-        return Transcript(meta["duration_s"], segments, [], meta["compute_s"])
+        return Transcript(meta["duration_s"], segments, [], meta["compute_s"], repairs=meta.get("repairs", {}))
 
     def read_speech_probs(self, video_id: str) -> np.ndarray | None:
         """Silero speech probabilities kept by the transcripts stage, or None when it kept none."""

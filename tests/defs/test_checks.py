@@ -9,7 +9,7 @@ from chaffee_assets.defs.assets import speaker_labels as speaker_labels_module
 from chaffee_assets.defs.runner import add_partitions, materialize
 from chaffee_assets.settings import get_settings
 from chaffee_assets.sources.local import LocalSource
-from chaffee_assets.speech.asr.quality import segment_problems, vector_problems
+from chaffee_assets.speech.asr.quality import Judged, segment_problems, vector_problems
 from chaffee_assets.speech.records import Segment
 from chaffee_assets.store import catalog, db, segments
 from tests.conftest import copy_demo
@@ -42,6 +42,9 @@ def test_a_video_with_broken_segments_fails_alone_and_the_check_names_it(dagster
                 dataclasses.replace(good[-1], text=" ")]
 
     monkeypatch.setattr(speaker_labels_module, "attribute", corrupt)
+    # past the per-segment judgement (which would drop both: tests/defs/test_speaker_labels.py), so the
+    # check's own net is what meets them
+    monkeypatch.setattr(speaker_labels_module, "judge", lambda found, duration_s: Judged(found))
     folder = copy_demo(tmp_path, "monologue-02.flac")
     (folder / "monologue-02.flac").rename(folder / "corrupted-copy.flac")
     key, [outcome] = ingest_one(dagster_env, folder)

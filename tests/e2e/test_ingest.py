@@ -84,7 +84,7 @@ def test_failing_batch_work_falls_back_to_one_video_at_a_time(ingested, dagster_
         raise RuntimeError("injected: the batch's encoder pass breaks")
 
     monkeypatch.setattr(segments, "replace_many", replace_many)
-    monkeypatch.setattr(speakers, "monologue_checks", monologue_checks)
+    monkeypatch.setattr(labels, "monologue_checks", monologue_checks)
     outcomes = materialize(defs, dagster_env, good, batch_size=8)
     assert outcomes and all(o.success and o.checks["embeddings:stored_segments"] for o in outcomes)
     assert {v: segments.count(conn, v) for v in good} == rows_before  # rewritten, one video at a time

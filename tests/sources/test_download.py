@@ -132,3 +132,49 @@ def test_backoff_honours_retry_after_and_caps():
     assert slept == [1.0, 1.5]
     with pytest.raises(RuntimeError, match="404"):
         Backoff(retries=5, sleep=slept.append).run("x", lambda: (_ for _ in ()).throw(RuntimeError("HTTP Error 404")))
+
+
+class _RateLimited(Exception):
+    status = 429
+
+    def __init__(self, retry_after: str) -> None:
+        super().__init__("HTTP Error 429: Too Many Requests")
+        self.response = type("Response", (), {"headers": {"Retry-After": retry_after}})()
+
+
+def test_a_429_holds_every_download_from_that_host():
+    """Download A gets a 429 (Retry-After 1 s); download B, starting 0.2 s later from the same host, waits
+    out the same second before its first request. Another host is not held."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chaffee_assets.sources.ytdlp import HostGate
+
+    url = f"http://gate-{time.monotonic_ns()}.test/media/a.flac"
+    started = time.perf_counter()
+    requests: dict[str, list[float]] = {"a": [], "b": [], "other": []}
+
+    def a():
+        requests["a"].append(time.perf_counter() - started)
+        if len(requests["a"]) == 1:
+            raise _RateLimited("1")
+        return "a"
+
+    def b():
+        requests["b"].append(time.perf_counter() - started)
+        return "b"
+
+    def other():
+        requests["other"].append(time.perf_counter() - started)
+        return "other"
+
+    def later(name, fn, host):
+        time.sleep(0.2)
+        return Backoff(retries=2, base_s=0.1).run(name, fn, host=host)
+
+    with ThreadPoolExecutor(3) as pool:
+        results = [pool.submit(Backoff(retries=2, base_s=0.1).run, "a", a, host=url),
+                   pool.submit(later, "b", b, url), pool.submit(later, "other", other, "http://elsewhere.test/x")]
+        assert [r.result() for r in results] == ["a", "b", "other"]
+    assert requests["a"][1] >= 1.0 and requests["b"][0] >= 0.95  # b waited for a's Retry-After
+    assert requests["other"][0] < 0.6
+    assert HostGate.of(url).holds == 1

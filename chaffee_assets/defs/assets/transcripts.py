@@ -1,7 +1,7 @@
 import dagster as dg
 
 from chaffee_assets.defs.assets.raw_audio import raw_audio
-from chaffee_assets.defs.batch import Stopwatch, active_keys, gpu_sampling, record, summary
+from chaffee_assets.defs.batch import SOURCES_METADATA, Stopwatch, active_keys, gpu_sampling, record, summary
 from chaffee_assets.defs.executors import runs_here
 from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
@@ -49,4 +49,5 @@ def _store(files, finished) -> dict:
     if isinstance(t, Exception):
         raise t
     files.write_transcript(finished.key, t)
-    return {"audio_s": t.duration_s, "compute_s": t.compute_s, "segments": len(t.segments), "dropped": len(t.dropped)}
+    return {"audio_s": t.duration_s, "compute_s": t.compute_s, "segments": len(t.segments), "dropped": len(t.dropped),
+            "word_repairs": sum(t.repairs.values()), SOURCES_METADATA: {"word_repairs": t.repairs}}

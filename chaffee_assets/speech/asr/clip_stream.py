@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ class Window:
     probs: np.ndarray
     speech: list[Region] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)  # file seconds, guards not yet applied
+    looped: list[Segment] = field(default_factory=list)  # a decoding loop taken out after the first pass
     waiting: int = 0  # clips out for decoding
     second_pass: bool = False
 
@@ -180,6 +182,11 @@ class ClipStream:
         """A window's pass is back: queue its wordless speech once for a second decode, else it is done."""
         if not window.second_pass:
             window.second_pass = True
+            # a decoding loop's segments leave, so the speech under them is decoded again as missed speech
+            window.segments.sort(key=lambda s: s.start)
+            looped = set(self.model.guards.loops(window.segments))
+            window.looped = [s for i, s in enumerate(window.segments) if i in looped]
+            window.segments = [s for i, s in enumerate(window.segments) if i not in looped]
             missed = self.model.missed(window.speech, window.segments, window.offset)
             if missed:
                 log.info("re-decoding %d speech regions that got no words", len(missed))
@@ -195,6 +202,7 @@ class ClipStream:
     def _transcript(self, video: Video) -> Transcript:
         kept, dropped = [], []
         for window in video.windows:
+            dropped += [(seg, "a decoding loop (the same text in segments in a row)") for seg in window.looped]
             for seg in sorted(window.segments, key=lambda s: s.start):
                 why = self.model.guards.reason(seg)
                 if why or seg.end <= seg.start:
@@ -204,7 +212,9 @@ class ClipStream:
         windows = video.windows
         probs = np.concatenate([w.probs for w in windows]) if windows else np.zeros(0, dtype=np.float32)
         duration = (windows[-1].first + windows[-1].samples.size) / SAMPLE_RATE if windows else 0.0
-        return Transcript(duration, repair(kept, duration), dropped, video.compute_s, probs)
+        repairs = Counter()
+        segments = repair(kept, duration, counts=repairs)
+        return Transcript(duration, segments, dropped, video.compute_s, speech_probs=probs, repairs=dict(repairs))
 
     def _fail(self, video: Video, error: Exception) -> None:
         video.error = error

@@ -7,10 +7,8 @@ from typing import Any
 import numpy as np
 
 from chaffee_assets.speech.asr.backends import resolve_model
-from chaffee_assets.speech.asr.guards import Guards, max_ngram_repeats
-from chaffee_assets.speech.asr.windowed import DEFAULT_VAD, WindowedTranscriber, clips
+from chaffee_assets.speech.asr.windowed import WindowedTranscriber
 from chaffee_assets.speech.audio import SAMPLE_RATE
-from chaffee_assets.speech.records import Segment, Transcript, Word
 
 # Seconds of zeros before each clip of a faster-whisper batch (Transcriber.decode_clips): more than its
 # "pause" of 4 median word lengths, which it caps at 4 x 0.7 = 2.8 s.

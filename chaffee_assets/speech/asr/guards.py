@@ -18,6 +18,8 @@ class Guards:
     max_compression_ratio: float = 2.4
     max_ngram_repeats: int = 4
     ngram: int = 3
+    loop_segments: int = 3  # this many segments in a row with the same text ...
+    loop_words: int = 4  # ... of at least this many words are a decoding loop
 
     def reason(self, seg: Segment) -> str | None:
         if seg.no_speech_prob > self.max_no_speech_prob and seg.avg_logprob < self.min_avg_logprob:
@@ -30,6 +32,21 @@ class Guards:
         if not seg.text.strip():
             return "empty text"
         return None
+
+
+    def loops(self, segments: list[Segment]) -> list[int]:
+        """Indices of the segments (in time order) that are part of a decoding loop: loop_segments or more in
+        a row carrying the same text of at least loop_words words, which no single segment's check sees
+        (tiny.en on a generated monologue: one sentence 14 times over 26 s of other speech)."""
+        norm = [" ".join(re.findall(r"[\w']+", s.text.lower())) for s in segments]
+        looped: list[int] = []
+        start = 0
+        for i in range(1, len(norm) + 1):
+            if i == len(norm) or norm[i] != norm[start]:
+                if i - start >= self.loop_segments and len(norm[start].split()) >= self.loop_words:
+                    looped.extend(range(start, i))
+                start = i
+        return looped
 
 
 def compression_ratio(text: str) -> float:

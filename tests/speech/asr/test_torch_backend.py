@@ -87,7 +87,9 @@ def test_converter_shapes_and_logits_match_ctranslate2(torch_model, models_dir):
         encoded = model.model.encoder(torch.from_numpy(mel)).last_hidden_state
         ids = torch.tensor([[50257, 50362, *tokens]])
         logits = model(encoder_outputs=(encoded,), decoder_input_ids=ids).logits[0, 1:-1].numpy()
-    assert np.abs(encoded.numpy() - np.asarray(reference.encode(features, to_cpu=True))).max() < 5e-3
+    theirs = np.asarray(reference.encode(features, to_cpu=True))
+    gap = np.abs(encoded.numpy() - theirs)  # float32 sums in another order: the CPU's kernels decide it
+    assert gap.max() < 1e-3 * np.abs(theirs).max() and np.percentile(gap, 99.99) < 1e-3  # seen: 7.0e-3 of 13.0
     assert list(logits.argmax(-1)) == tokens and len(tokens) >= 10
     for ours, theirs in zip(logits, steps):  # the same 5 likeliest tokens, in order, at every step
         allowed = theirs > -1e30  # CT2 reports suppressed tokens at the lowest float
