@@ -8,9 +8,11 @@ tuned on, generated (espeak-ng) and real (from fetched public mirrors, never com
 generated: short interviews (20-60 s, host turns ~2-4 s, guest turns ~1-3 s, 2-3 speakers, some with
 phone-band guests), meetings of 4-6 voices, and one-voice files (strangers, to be run against the demo
 host profile voices/host.json, and enrolled hosts alone). The two splits use disjoint voice pools and
-seeds. real: AMI excerpts from pyannote/pyannote-audio tests/data (dev: dev00 dev01 trn00 trn03-05;
-held-out: trn06-09 tst00 tst01) and single LibriSpeech utterances from resemble-ai/Resemblyzer
-audio_data (dev: train-clean-100; held-out: test-other). Skips with a message when a mirror is absent.
+seeds. real: AMI excerpts from pyannote/pyannote-audio tests/data (dev only: dev00 dev01 trn00
+trn03-05; the other excerpts are acceptance recordings and never read) and single LibriSpeech
+utterances from resemble-ai/Resemblyzer's train-clean-100 (dev: the first 16 speakers; held-out: 16
+others drawn with LIBRI_SEED), plus, held-out only, faster-whisper's jfk.flac and pocketsphinx's
+LibriVox clips. Skips with a message when a mirror is absent.
 Each file gets OUTDIR/audio/<stem>.flac + .rttm + .json {"kind", "host", "profile", ...}; profile is
 "enroll" (OUTDIR/enroll/<host>-NN.flac), "demo" (voices/host.json, a voice the file does not contain)
 or null (no host profile: meetings).
@@ -37,12 +39,19 @@ POOLS = {
             ("en-gb-x-rp", "f1", 60, 170), ("en-us", "m6", 30, 150), ("en-gb", "f4", 50, 175),
             ("en-gb-x-gbcwmd", "m2", 50, 165), ("en-us", "Annie", 50, 180), ("en-gb-x-rp", "m7", 40, 155),
             ("en-029", "f5", 55, 165), ("en-gb-scotland", "m5", 35, 170), ("en-us", "belinda", 45, 170)],
-    "heldout": [("en-us-nyc", "m2", 45, 170), ("en-gb-x-gbclan", "f3", 55, 165), ("en-gb", "m4", 35, 160),
-                ("en-us", "f2", 60, 175), ("en-gb-x-rp", "m6", 45, 165), ("en-029", "f4", 50, 160),
-                ("en-gb-scotland", "m7", 30, 150), ("en-us-nyc", "f1", 55, 170), ("en-gb-x-gbcwmd", "f5", 50, 170),
-                ("en-us", "m5", 40, 165), ("en-gb", "Annie", 55, 180), ("en-gb-x-gbclan", "m1", 40, 160)],
+    # the first attempt's held-out pool and seed: looked at while tuning, so now development
+    "dev2": [("en-us-nyc", "m2", 45, 170), ("en-gb-x-gbclan", "f3", 55, 165), ("en-gb", "m4", 35, 160),
+             ("en-us", "f2", 60, 175), ("en-gb-x-rp", "m6", 45, 165), ("en-029", "f4", 50, 160),
+             ("en-gb-scotland", "m7", 30, 150), ("en-us-nyc", "f1", 55, 170), ("en-gb-x-gbcwmd", "f5", 50, 170),
+             ("en-us", "m5", 40, 165), ("en-gb", "Annie", 55, 180), ("en-gb-x-gbclan", "m1", 40, 160)],
+    # Issue #22, second attempt: the first held-out pool and seed (909) were looked at while tuning, so
+    # they are burned; this pool takes variant/pitch/speed combinations neither earlier pool used.
+    "heldout": [("en-us", "m7", 55, 185), ("en-gb-x-rp", "f3", 45, 155), ("en-029", "m2", 35, 170),
+                ("en-gb-scotland", "f1", 60, 165), ("en-us-nyc", "m6", 40, 160), ("en-gb-x-gbclan", "f4", 50, 175),
+                ("en-gb", "m1", 45, 150), ("en-us", "f5", 55, 165), ("en-gb-x-gbcwmd", "m4", 35, 160),
+                ("en-us-nyc", "Annie", 60, 170), ("en-gb-x-rp", "m5", 50, 180), ("en-029", "belinda", 45, 165)],
 }
-SEEDS = {"dev": 101, "heldout": 909}
+SEEDS = {"dev": 101, "dev2": 909, "heldout": 4817}  # 909 was the first held-out seed: burned, now dev
 # (count, kind, guests lo-hi, seconds choices)
 PLAN = [(12, "interview", (1, 2), (20, 30, 42, 60)), (3, "meeting", (3, 5), (45, 60)),
         (6, "solo_stranger", (0, 0), (20, 30, 45)), (3, "solo_host", (0, 0), (20, 30, 45))]
@@ -115,9 +124,14 @@ def generated(outdir: Path, split: str) -> None:
                 write(outdir / "enroll", f"{host}-{k:02d}", "enroll", clip, [], refs=False)
 
 
-AMI = {"dev": ["dev00", "dev01", "trn00", "trn03", "trn04", "trn05"],
-       "heldout": ["trn06", "trn07", "trn08", "trn09", "tst00", "tst01"]}
-LIBRI = {"dev": ("librispeech_train-clean-100", 16), "heldout": ("librispeech_test-other", 10)}
+# AMI excerpts trn06-09, tst00, tst01, LibriSpeech test-other and the other acceptance recordings are
+# never used here, in either split: real meetings are development only.
+AMI = {"dev": ["dev00", "dev01", "trn00", "trn03", "trn04", "trn05"], "dev2": [], "heldout": []}
+LIBRI_FOLDER, LIBRI_DEV, LIBRI_HELDOUT, LIBRI_SEED = "librispeech_train-clean-100", 16, 16, 4817
+# (mirror, path, stem): other public single-voice recordings, held-out only
+SOLO_HELDOUT = [("SYSTRAN+faster-whisper", "tests/data/jfk.flac", "jfk")] + [
+    ("cmusphinx+pocketsphinx", f"test/data/librivox/sense_and_sensibility_01_austen_64kb-{n}.wav", f"austen-{n}")
+    for n in ("0870", "0880", "0890", "0920", "0930")]
 
 
 def git_show(git_dir: Path, path: str) -> bytes:
@@ -160,27 +174,38 @@ def real(outdir: Path, split: str, mirrors: Path) -> None:
         print(f"skip AMI: no mirror at {ami} (fetch github:pyannote/pyannote-audio)", file=sys.stderr)
     rz = mirrors / "resemble-ai+Resemblyzer" / "repo"
     if rz.exists():
-        folder, n = LIBRI[split]
-        paths = sorted(f for f in git_files(rz) if f.startswith(f"audio_data/{folder}/") and f.endswith(".flac"))
+        paths = sorted(f for f in git_files(rz) if f.startswith(f"audio_data/{LIBRI_FOLDER}/") and f.endswith(".flac"))
         by_speaker = {}
         for f in paths:
             by_speaker.setdefault(Path(f).name.split("-")[0], f)
-        for speaker, f in sorted(by_speaker.items())[:n]:
-            stem = f"libri-{split}-{speaker}"
-            dur = to_16k(git_show(rz, f), audio_dir / f"{stem}.flac")
-            (audio_dir / f"{stem}.rttm").write_text(f"SPEAKER {stem} 1 0.000 {dur:.3f} <NA> <NA> S{speaker} <NA> <NA>\n")
-            meta = {"kind": "solo_stranger", "host": None, "profile": "demo", "pattern": "librispeech",
-                    "defect": None, "duration_s": round(dur, 3)}
-            (audio_dir / f"{stem}.json").write_text(json.dumps(meta) + "\n")
+        speakers = sorted(by_speaker)
+        chosen = {"dev": speakers[:LIBRI_DEV], "dev2": [],  # held-out: other speakers than dev's
+                  "heldout": sorted(random.Random(LIBRI_SEED).sample(speakers[LIBRI_DEV:], LIBRI_HELDOUT))}[split]
+        for speaker in chosen:
+            solo(git_show(rz, by_speaker[speaker]), audio_dir, f"libri-{split}-{speaker}", "librispeech")
     else:
         print(f"skip LibriSpeech: no mirror at {rz} (fetch github:resemble-ai/Resemblyzer)", file=sys.stderr)
+    for mirror, path, stem in SOLO_HELDOUT if split == "heldout" else []:
+        if (mirrors / mirror / "repo").exists():
+            solo(git_show(mirrors / mirror / "repo", path), audio_dir, stem, "public recording")
+        else:
+            print(f"skip {stem}: no mirror at {mirrors / mirror}", file=sys.stderr)
+
+
+def solo(data: bytes, audio_dir: Path, stem: str, pattern: str) -> None:
+    """One real single-voice recording, run against the demo host profile (a voice it does not contain)."""
+    dur = to_16k(data, audio_dir / f"{stem}.flac")
+    (audio_dir / f"{stem}.rttm").write_text(f"SPEAKER {stem} 1 0.000 {dur:.3f} <NA> <NA> S_{stem} <NA> <NA>\n")
+    meta = {"kind": "solo_stranger", "host": None, "profile": "demo", "pattern": pattern, "defect": None,
+            "duration_s": round(dur, 3)}
+    (audio_dir / f"{stem}.json").write_text(json.dumps(meta) + "\n")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=["generated", "real"])
     ap.add_argument("outdir", type=Path)
-    ap.add_argument("--split", choices=["dev", "heldout"], default="dev")
+    ap.add_argument("--split", choices=["dev", "dev2", "heldout"], default="dev")
     ap.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     args = ap.parse_args()
     if args.mode == "generated":

@@ -11,6 +11,7 @@ import numpy as np
 from chaffee_assets.speech.records import Segment
 from chaffee_assets.speech.speakers import labels
 from chaffee_assets.speech.speakers.diarize import Diarization, Turn, diarize
+from chaffee_assets.speech.speakers.regions import speaker_regions
 from chaffee_assets.speech.speakers.voice import Profile, VoiceEncoder
 from chaffee_assets.speech.vad import Region, speech_regions
 
@@ -19,11 +20,6 @@ log = logging.getLogger(__name__)
 MONOLOGUE = "monologue"
 DIARIZED = "diarized"
 BACKENDS = ("offline", "pyannote", "auto")
-# Speech regions for the diarizer (ASR and the monologue fast path keep silero's defaults: at 0.2 the
-# fast path sampled near-silent windows and the demo monologue-02 lost it). silero's default 0.5 missed
-# 24% of the speech of the development AMI excerpts (far-field, quiet speakers); 0.2 with 150 ms
-# regions misses 8.6% (false alarm 2% -> 4%); sample.wav: miss 2.4% -> 0.1%, false alarm 1.9% -> 3.8%.
-SPEAKER_VAD = {"threshold": 0.2, "min_speech_ms": 150}
 
 
 @dataclass
@@ -75,8 +71,9 @@ def find_turns(
             assert host is not None
             return monologue_turns(regions, host, check, time.perf_counter() - started)
         reason = check.reason
-    d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers,
-                                     regions=speech_regions(audio, speech_probs, **SPEAKER_VAD), host=host)
+    found = speaker_regions(audio, speech_probs)
+    d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers, regions=found.speech,
+                                     voiced=found.voiced, host=host)
     return SpeakerTurns(
         DIARIZED,
         "; ".join([reason, *([fallback] if fallback else []), *d.notes]),
@@ -97,7 +94,7 @@ def monologue_turns(regions: list[Region], host: Profile, check: labels.FastPath
 
 def run_diarizer(
     audio: np.ndarray, encoder: VoiceEncoder, backend: str | None = None, *, num_speakers: int | None = None,
-    regions=None, host: Profile | None = None,
+    regions=None, voiced=None, host: Profile | None = None,
 ) -> tuple[Diarization, str, str | None]:
     """(diarization, backend used, why pyannote was skipped or None).
 
@@ -124,7 +121,8 @@ def run_diarizer(
                 raise
             fallback = f"pyannote unavailable, offline diarizer used: {exc}"
             log.warning(fallback)
-    return diarize(audio, encoder, num_speakers=num_speakers, regions=regions, host=host), "offline", fallback
+    d = diarize(audio, encoder, num_speakers=num_speakers, regions=regions, voiced=voiced, host=host)
+    return d, "offline", fallback
 
 
 def attribute(segments: list[Segment], found: SpeakerTurns, profiles: dict[str, Profile]) -> list[Segment]:

@@ -85,6 +85,7 @@ def diarize(
     num_speakers: int | None = None,
     count: SpeakerCount = SpeakerCount(),
     regions: list[Region] | None = None,
+    voiced: list[Region] | None = None,
     host: Profile | None = None,
     host_rule: HostRule = HostRule(),
 ) -> Diarization:
@@ -96,7 +97,7 @@ def diarize(
 
     started = time.perf_counter()
     regions = speech_regions(audio) if regions is None else regions
-    spans = window_spans(regions, hop_s=HOP_S)
+    spans = window_spans(regions if voiced is None else voiced, hop_s=HOP_S)
     windows = Windows(spans, encoder.embed_spans(audio, spans))
     if len(windows) == 0:
         return Diarization([], {}, windows, np.zeros(0, dtype=int), compute_s=time.perf_counter() - started)

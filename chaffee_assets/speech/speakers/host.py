@@ -39,7 +39,7 @@ class HostRule:
         smooth: windows either side averaged over time (0.5 s hop: 1 = 1.5 s of speech).
     """
 
-    accept: float = 0.85
+    accept: float = 0.0
     host_gap: float = 0.03
     margin: float = 0.0
     smooth: int = 1
