@@ -36,6 +36,8 @@ class SpeakerVad:
     min_added_s: float = 0.15
     silence_db: float = 40.0
     bridge_s: float = 0.2
+    voiced_s: float = float("inf")
+    keep_pauses: bool = True
 
 
 def outside(regions: list[Region], covered: list[Region], min_s: float) -> list[Region]:
@@ -100,6 +102,11 @@ def speaker_regions(audio: np.ndarray, probs: np.ndarray | None = None, vad: Spe
     if probs is None or len(probs) != -(-audio.size // FRAME):
         probs = speech_probs(audio)
     base = speech_regions(audio, probs)
+    if not vad.keep_pauses:
+        whole = audible(audio, speech_regions(audio, probs, **vad.sensitive), base, vad)
+        return SpeakerRegions(whole, whole)
     added = outside(speech_regions(audio, probs, **vad.sensitive), base, vad.min_added_s)
-    voiced = audible(audio, base, base, vad)
-    return SpeakerRegions(audible(audio, sorted(base + added, key=lambda r: r.start), base, vad), voiced)
+    speech = audible(audio, sorted(base + added, key=lambda r: r.start), base, vad)
+    long_added = [r for r in added if r.duration >= vad.voiced_s]
+    voiced = audible(audio, sorted(base + long_added, key=lambda r: r.start), base, vad)
+    return SpeakerRegions(speech, voiced)
