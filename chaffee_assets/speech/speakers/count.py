@@ -60,6 +60,12 @@ class SpeakerCount:
             clusters join the nearest bigger one, and no more speakers are tried than the file's windows
             allow at that size (short files: KMeans on 10-30 windows of ONE real voice found 4-6
             "speakers" with silhouettes 0.26-0.47, 15 of 16 development utterances).
+        hostless_silhouette, hostless_windows: with a host profile, a split of a short file (under
+            hostless_windows: 20 s of speech) in which no cluster is near the host (strangers only) needs
+            this silhouette: one real voice in 10-15 s still split at 0.20-0.32 (3 of 16 development
+            LibriSpeech utterances). Development interviews, which have the host in them, need only
+            min_silhouette (their short ones score 0.30-0.42), and so does sample.wav (two strangers,
+            30 s, 0.26).
     """
 
     max_speakers: int = 6
@@ -69,6 +75,8 @@ class SpeakerCount:
     min_windows: int = 8
     lean: float = 0.2
     min_cluster: int = 8
+    hostless_silhouette: float = 0.35
+    hostless_windows: int = 40
 
 
 def mean_voices(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -112,6 +120,12 @@ def host_distinct(labels: np.ndarray, vectors: np.ndarray, host: Profile, count:
     return bool(sims[-1] >= host.threshold and sims[-1] - sims[-2] >= count.host_gap)
 
 
+def host_present(labels: np.ndarray, vectors: np.ndarray, host: Profile) -> bool:
+    """Whether any cluster's windows average at least the host profile's threshold."""
+    scores = vectors @ host.vector
+    return bool(max(scores[labels == k].mean() for k in np.unique(labels)) >= host.threshold)
+
+
 def host_split(vectors: np.ndarray, host: Profile, lean: float) -> np.ndarray:
     """Windows leaning towards the host (1) or away (0), measured from the file's average voice: the
     direction from that average to the host profile separates a host from a guest whose voices are too
@@ -142,6 +156,10 @@ def choose_k(vectors: np.ndarray, count: SpeakerCount = SpeakerCount(),
             scored.append((score, labels))
     best = max(scored, key=lambda c: c[0]) if scored else (None, None)
     if best[0] is not None and best[0] >= count.min_silhouette:
+        if (host is not None and n < count.hostless_windows and best[0] < count.hostless_silhouette
+                and not host_present(best[1], vectors, host)):
+            return np.zeros(n, dtype=int), best[0], (f"best split silhouette {best[0]:.3f} < {count.hostless_silhouette} "
+                                                     f"with no cluster {host.name}: one speaker")
         return best[1], best[0], f"best split silhouette {best[0]:.3f}: {len(np.unique(best[1]))} speakers"
     one = np.zeros(n, dtype=int)
     low = f"best split silhouette {best[0]:.3f} < {count.min_silhouette}" if best[0] is not None else "every split merged"
