@@ -34,6 +34,10 @@ class HostRule:
             unseen-voice set's iv-08 (0.82, threshold 0.81): host attribution 0.58.
         min_guest: in a file whose every cluster is the host's, the fewest windows under the profile's
             threshold (after smoothing) that are taken for a guest (2 cut a lone host in two on dev).
+        dip, distinct: in such a file, windows whose smoothed score is `dip` under the file's median are
+            another voice when their mean voice is below `distinct` cosine to the rest's. Development
+            sets: guests' dips 0.71-0.85 (a look-alike guest merged into its host's cluster: 0.848),
+            a host's own dips 0.874-0.926.
         host_gap: a cluster whose mean voice (unit length) is within this of the most host-like
             cluster's similarity to the profile is the host's as well (a host cut in two: 0.002-0.004
             apart; a look-alike guest beside its host: 0.05-0.31, unseen-voice set iv-04: per-window
@@ -45,6 +49,8 @@ class HostRule:
 
     alone: float = 0.068
     min_guest: int = 3
+    dip: float = 0.05
+    distinct: float = 0.86
     host_gap: float = 0.03
     margin: float = 0.0
     smooth: int = 1
@@ -87,15 +93,39 @@ def host_windows(vectors: np.ndarray, centres: np.ndarray, labels: np.ndarray, h
         best = float((unit(vectors.mean(axis=0)) @ host.vector))
         return np.zeros(len(vectors), dtype=bool), f"no voice here is {host.name} (file voice {best:.2f})"
     in_host = np.isin(labels, mine)
-    if in_host.all():  # a guest too brief for a cluster of its own still scores below the profile's threshold
-        is_host = smoothed(vectors @ host.vector, centres, rule.smooth) >= host.threshold
-        if (~is_host).sum() < rule.min_guest:
-            return in_host, f"every voice here is {host.name}"
-        return is_host, f"every cluster here is {host.name}; {int((~is_host).sum())} windows below its threshold"
-    own = unit(unit(vectors[in_host].mean(axis=0)) + host.vector)  # the file's host voice, anchored to the profile
+    if in_host.all():
+        return lone_host(vectors, centres, host, rule)
     others = [unit(vectors[labels == k].mean(axis=0)) for k in np.unique(labels[~in_host])]
-    lean = vectors @ own - np.max(np.stack([vectors @ g for g in others]), axis=0)
-    is_host = smoothed(lean, centres, rule.smooth) > rule.margin
+    is_host = leaning(vectors, centres, in_host, others, host, rule)
     moved = int((is_host != in_host).sum())
     return is_host, (f"{len(mine)} cluster(s) are {host.name}; {int(is_host.sum())} of {len(vectors)} windows "
                      f"theirs ({moved} moved by their own score)")
+
+
+def leaning(vectors: np.ndarray, centres: np.ndarray, in_host: np.ndarray, others: list[np.ndarray], host: Profile,
+            rule: HostRule) -> np.ndarray:
+    """Windows whose time-smoothed similarity leans to the file's host voice (the in_host windows' mean,
+    anchored to the profile) more than to any of the other voices, by rule.margin."""
+    own = unit(unit(vectors[in_host].mean(axis=0)) + host.vector)
+    lean = vectors @ own - np.max(np.stack([vectors @ g for g in others]), axis=0)
+    return smoothed(lean, centres, rule.smooth) > rule.margin
+
+
+def lone_host(vectors: np.ndarray, centres: np.ndarray, host: Profile, rule: HostRule) -> tuple[np.ndarray, str]:
+    """(is-host per window, how) when every cluster is the host's: a guest too brief or too alike for a
+    cluster of its own is found as a dip, windows whose smoothed score is rule.dip under the file's
+    median, when the dip's mean voice stands apart from the rest (below rule.distinct); else the windows
+    under the profile's threshold are the guest's, when there are rule.min_guest of them."""
+    scores = vectors @ host.vector
+    level = smoothed(scores, centres, rule.smooth)
+    dip = level < np.median(scores) - rule.dip
+    if dip.sum() >= rule.min_guest:
+        apart = float(unit(vectors[dip].mean(axis=0)) @ unit(vectors[~dip].mean(axis=0)))
+        if apart < rule.distinct:
+            is_host = leaning(vectors, centres, ~dip, [unit(vectors[dip].mean(axis=0))], host, rule)
+            return is_host, (f"every cluster here is {host.name}, but {int(dip.sum())} windows dip to another voice "
+                             f"({apart:.2f}); {int((~is_host).sum())} windows a guest's")
+    is_host = level >= host.threshold
+    if (~is_host).sum() < rule.min_guest:
+        return np.ones(len(vectors), dtype=bool), f"every voice here is {host.name}"
+    return is_host, f"every cluster here is {host.name}; {int((~is_host).sum())} windows below its threshold"
