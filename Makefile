@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-deps demo cluster-demo test test-slow reliability dev bench eval-speakers bundle bundle-check clean-data
+.PHONY: setup system-deps demo cluster-demo test test-slow reliability dev bench eval-speakers eval-speaker-sets bundle bundle-check clean-data
 
 setup: $(STAMP)
 
@@ -69,6 +69,15 @@ bench/interviews/audio:
 
 eval-speakers: setup bench/interviews/audio
 	$(VENV)/bin/chaffee eval-speakers --corpus bench/interviews --json bench/out/speakers.json
+
+# Issue #22's development sets (generated + real from fetched mirrors, skipped when absent). The
+# held-out split (SPLIT=heldout) is for the final acceptance run only: never tune on it.
+SPLIT ?= dev
+eval-speaker-sets: setup
+	$(PY) scripts/speaker_sets.py generated bench/sets/$(SPLIT) --split $(SPLIT)
+	$(PY) scripts/speaker_sets.py real bench/real/$(SPLIT) --split $(SPLIT)
+	HF_HUB_OFFLINE=1 $(PY) -m chaffee_assets.bench.speaker_sets bench/sets/$(SPLIT) bench/real/$(SPLIT) \
+		--json bench/out/speaker-sets-$(SPLIT).json
 
 # The offline installation for the GPU machine (Python 3.12, its packages in bench/gpu_target_packages.txt).
 bundle: setup

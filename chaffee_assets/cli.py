@@ -213,13 +213,16 @@ def diarize(file: Path, num_speakers: int | None, rttm_out: Path | None, backend
     from chaffee_assets.speech.speakers.attribution import run_diarizer
     from chaffee_assets.speech.speakers.diarize import to_rttm
     from chaffee_assets.speech.speakers.pyannote_adapter import PyannoteUnavailable
+    from chaffee_assets.speech.speakers.regions import speaker_regions
     from chaffee_assets.speech.speakers.voice import find_profile, load_profiles
 
     settings = get_settings()
     host = find_profile(load_profiles(settings.voices_dir)[0], settings.host_name)  # the speaker-count prior
+    samples = audio.load(file)
+    found = speaker_regions(samples)
     try:
-        result, _used, _fallback = run_diarizer(audio.load(file), models.voice_encoder(settings), backend,
-                                                num_speakers=num_speakers, host=host)  # a fallback is logged
+        result, _used, _fallback = run_diarizer(samples, models.voice_encoder(settings), backend, num_speakers=num_speakers,
+                                                regions=found.speech, voiced=found.voiced, host=host)  # a fallback is logged
     except PyannoteUnavailable as exc:
         raise click.ClickException(f"{file.name}: {exc}") from None
     text = to_rttm(result.turns, file.stem)

@@ -106,6 +106,18 @@ def der(reference, turns: Iterable[Turn], duration: float, collar: float = 0.0) 
     return float(metric(reference, turns_annotation(turns), uem=Timeline([Segment(0.0, duration)])))
 
 
+def der_parts(reference, turns: Iterable[Turn], duration: float, collar: float = 0.25) -> dict:
+    """DER and its parts (miss, false alarm, confusion), each a share of reference speech time."""
+    from pyannote.core import Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    metric = DiarizationErrorRate(collar=collar, skip_overlap=False)
+    d = metric(reference, turns_annotation(turns), uem=Timeline([Segment(0.0, duration)]), detailed=True)
+    total = max(d["total"], 1e-9)
+    return {"der": round(float(d["diarization error rate"]), 4), "miss": round(d["missed detection"] / total, 4),
+            "false_alarm": round(d["false alarm"] / total, 4), "confusion": round(d["confusion"] / total, 4)}
+
+
 def attribution_accuracy(reference, words: Iterable, names: Iterable[str]) -> float | None:
     """Fraction of reference speech time (covered by words) whose words carry the reference speaker's name.
 
@@ -156,15 +168,10 @@ def host_attribution(reference, turns: list[Turn], names: dict[str, str], host: 
 def evaluate_speakers(samples: np.ndarray, reference, encoder, host, profiles: dict) -> dict:
     """The production speaker path on one file (fast path or diarization, then naming; no ASR),
     scored against a reference Annotation: DER at collar 0.25 and host attribution."""
-    from chaffee_assets.speech.speakers import labels
-    from chaffee_assets.speech.speakers.attribution import MONOLOGUE, find_turns
+    from chaffee_assets.speech.speakers.attribution import find_turns, names_of
 
     found = find_turns(samples, encoder, host)
-    if found.path == MONOLOGUE:
-        names = {t.speaker: t.speaker for t in found.turns}
-    else:
-        centroids = {k: np.asarray(v, dtype=np.float32) for k, v in found.centroids.items()}
-        names = {k: m.name for k, m in labels.identify(centroids, profiles).items()}
+    names = names_of(found, profiles)
     duration = samples.size / 16000
     return {
         "der": round(der(reference, found.turns, duration, 0.25), 4),

@@ -11,6 +11,7 @@ import numpy as np
 from chaffee_assets.speech.records import Segment
 from chaffee_assets.speech.speakers import labels
 from chaffee_assets.speech.speakers.diarize import Diarization, Turn, diarize
+from chaffee_assets.speech.speakers.regions import speaker_regions
 from chaffee_assets.speech.speakers.voice import Profile, VoiceEncoder
 from chaffee_assets.speech.vad import Region, speech_regions
 
@@ -33,6 +34,7 @@ class SpeakerTurns:
     silhouette: float | None = None
     compute_s: float = 0.0
     diarizer: str | None = None  # DIARIZED: "offline" or "pyannote"
+    host_checked: str | None = None  # the profile the diarizer decided every window against (no cluster may take it)
 
     @property
     def n_speakers(self) -> int:
@@ -57,7 +59,7 @@ def find_turns(
     check: this file's monologue check when it was made for a batch (labels.monologue_checks).
     """
     started = time.perf_counter() - (check.compute_s if check is not None else 0.0)  # its share of the batch
-    regions = speech_regions(audio, speech_probs)
+    regions = speech_regions(audio, speech_probs)  # the fast path's, as the batched checks use
     reason = "fast-path disabled" if not fast_path else "number of speakers given"
     if fast_path and num_speakers is None:
         try:
@@ -69,7 +71,9 @@ def find_turns(
             assert host is not None
             return monologue_turns(regions, host, check, time.perf_counter() - started)
         reason = check.reason
-    d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers, regions=regions, host=host)
+    found = speaker_regions(audio, speech_probs)
+    d, used, fallback = run_diarizer(audio, encoder, backend, num_speakers=num_speakers, regions=found.speech,
+                                     voiced=found.voiced, host=host)
     return SpeakerTurns(
         DIARIZED,
         "; ".join([reason, *([fallback] if fallback else []), *d.notes]),
@@ -78,6 +82,7 @@ def find_turns(
         silhouette=d.silhouette,
         compute_s=time.perf_counter() - started,
         diarizer=used,
+        host_checked=d.host_checked,
     )
 
 
@@ -89,7 +94,7 @@ def monologue_turns(regions: list[Region], host: Profile, check: labels.FastPath
 
 def run_diarizer(
     audio: np.ndarray, encoder: VoiceEncoder, backend: str | None = None, *, num_speakers: int | None = None,
-    regions=None, host: Profile | None = None,
+    regions=None, voiced=None, host: Profile | None = None,
 ) -> tuple[Diarization, str, str | None]:
     """(diarization, backend used, why pyannote was skipped or None).
 
@@ -116,7 +121,8 @@ def run_diarizer(
                 raise
             fallback = f"pyannote unavailable, offline diarizer used: {exc}"
             log.warning(fallback)
-    return diarize(audio, encoder, num_speakers=num_speakers, regions=regions, host=host), "offline", fallback
+    d = diarize(audio, encoder, num_speakers=num_speakers, regions=regions, voiced=voiced, host=host)
+    return d, "offline", fallback
 
 
 def attribute(segments: list[Segment], found: SpeakerTurns, profiles: dict[str, Profile]) -> list[Segment]:
@@ -124,5 +130,25 @@ def attribute(segments: list[Segment], found: SpeakerTurns, profiles: dict[str, 
     if found.path == MONOLOGUE:
         name = found.turns[0].speaker if found.turns else labels.GUEST
         return labels.label_all(segments, name, found.similarity or 0.0)
+    return labels.label(segments, found.turns, matches_of(found, profiles))
+
+
+def matches_of(found: SpeakerTurns, profiles: dict[str, Profile]) -> dict[str, labels.Match]:
+    """The name of each of found's diarized turn labels. A label that is already a profile's name (the
+    host, decided window by window in diarize.name_host) keeps it; the other clusters are matched to
+    the remaining profiles (labels.identify), never to the profile the diarizer already decided every
+    window against (host_checked), so a look-alike guest or stranger cannot take the host's name."""
     centroids = {k: np.asarray(v, dtype=np.float32) for k, v in found.centroids.items()}
-    return labels.label(segments, found.turns, labels.identify(centroids, profiles))
+    decided = {k: labels.Match(k, float(centroids[k] @ profiles[k].vector), None) for k in centroids if k in profiles}
+    rest = {k: p for k, p in profiles.items() if k not in decided and k != found.host_checked}
+    others = {k: v for k, v in centroids.items() if k not in decided}
+    for m in decided.values():
+        m.best_similarity = m.confidence
+    return {**decided, **(labels.identify(others, rest) if others else {})}
+
+
+def names_of(found: SpeakerTurns, profiles: dict[str, Profile]) -> dict[str, str]:
+    """The name each of found's turn labels stands for (the names `attribute` writes on words)."""
+    if found.path == MONOLOGUE:
+        return {t.speaker: t.speaker for t in found.turns}
+    return {k: m.name for k, m in matches_of(found, profiles).items()}

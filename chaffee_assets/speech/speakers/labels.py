@@ -11,6 +11,7 @@ import numpy as np
 
 from chaffee_assets.speech.records import Segment, Word
 from chaffee_assets.speech.speakers.diarize import Turn
+from chaffee_assets.speech.speakers.host import HostRule
 from chaffee_assets.speech.speakers.voice import Profile, VoiceEncoder, window_spans
 from chaffee_assets.speech.vad import Region
 
@@ -129,7 +130,8 @@ def monologue_checks(
     return checks
 
 
-def verdict(spans: np.ndarray, vectors: np.ndarray | None, host: Profile, min_windows: int = 8) -> FastPath:
+def verdict(spans: np.ndarray, vectors: np.ndarray | None, host: Profile, min_windows: int = 8,
+            alone: float = HostRule.alone) -> FastPath:
     """The fast-path decision from the sampled windows' embeddings (None: too few windows to embed)."""
     if vectors is None or len(spans) < min_windows:
         return FastPath(False, f"too little speech to decide ({len(spans)} windows)", windows=len(spans))
@@ -140,6 +142,9 @@ def verdict(spans: np.ndarray, vectors: np.ndarray | None, host: Profile, min_wi
         return FastPath(
             False, f"window at {at:.1f}s is not the host (similarity {low:.2f} < {host.threshold:.2f})", mean, low, len(spans)
         )
+    if float(np.median(sims)) < host.threshold + alone:  # one voice throughout, but not near enough (host.HostRule.alone)
+        return FastPath(False, f"one voice, but its median similarity {float(np.median(sims)):.2f} < "
+                               f"{host.threshold + alone:.2f} to {host.name}", mean, low, len(spans))
     return FastPath(True, f"all {len(spans)} sampled windows match {host.name} (min {low:.2f})", mean, low, len(spans))
 
 
