@@ -30,8 +30,14 @@ def start_ingest(*args: str) -> subprocess.Popen:
 
 
 def run_of(instance: dg.DagsterInstance, proc: subprocess.Popen) -> dg.DagsterRun | None:
-    runs = instance.get_runs(dg.RunsFilter(tags={PID_TAG: str(proc.pid)}), limit=1)
-    return runs[0] if runs else None
+    """The run `proc` is executing, in itself or in its download process (defs/ahead.py forks one)."""
+    import psutil
+
+    for pid in [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]:
+        runs = instance.get_runs(dg.RunsFilter(tags={PID_TAG: str(pid)}), limit=1)
+        if runs:
+            return runs[0]
+    return None
 
 
 def step_events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> set[str]:
