@@ -95,7 +95,3 @@ def downloaded(conn: psycopg.Connection) -> dict[str, float | None]:
     """Videos downloaded and not yet processed, with their audio's length in seconds (None if unknown)."""
     rows = conn.execute("SELECT video_id, duration_s FROM sources WHERE status = 'downloaded'").fetchall()
     return dict(rows)
-
-
-def with_status(conn: psycopg.Connection, status: str) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT video_id FROM sources WHERE status = %s", (status,)).fetchall()]
