@@ -29,12 +29,13 @@ def start_ingest(*args: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def run_of(instance: dg.DagsterInstance, proc: subprocess.Popen) -> dg.DagsterRun | None:
-    """The run `proc` is executing, in itself or in its download process (defs/ahead.py forks one)."""
+def run_of(instance: dg.DagsterInstance, proc: subprocess.Popen, job: str) -> dg.DagsterRun | None:
+    """The `job` run (download or process) `proc` is executing, in itself or in its download process
+    (defs/ahead.py forks one; both kinds run at once, so the job name picks the one meant)."""
     import psutil
 
     for pid in [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]:
-        runs = instance.get_runs(dg.RunsFilter(tags={PID_TAG: str(pid)}), limit=1)
+        runs = instance.get_runs(dg.RunsFilter(job_name=job, tags={PID_TAG: str(pid)}), limit=1)
         if runs:
             return runs[0]
     return None
@@ -86,7 +87,7 @@ def test_kill_during_asr(dagster_env, local, clips, fault_report):
     ids, reference = local
     args = ("--source", "local", "--path", str(clips), "--force")
     proc = start_ingest(*args)
-    run = wait_for(lambda: run_of(dagster_env, proc), 180, "the run to start")
+    run = wait_for(lambda: run_of(dagster_env, proc, "process"), 300, "the process run to start")
     wait_for(lambda: "transcripts" in step_events(dagster_env, run.run_id, dg.DagsterEventType.STEP_START),
              300, "the transcripts step")
     kill(proc)
@@ -111,7 +112,7 @@ def test_kill_during_embeddings_write(dagster_env, local, clips, fault_report):
         wait_for(lambda: watcher.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
             " AND query LIKE 'DELETE FROM segments%'").fetchone()[0], 300, "the embeddings write")
-        run = run_of(dagster_env, proc)
+        run = run_of(dagster_env, proc, "process")
         kill(proc)
         assert snapshot(watcher, ids) == reference
         blocker.rollback()  # the orphaned transaction now finds its client gone and rolls back
@@ -139,7 +140,7 @@ def test_kill_during_download(dagster_env, fault_report):
         proc = start_ingest("--source", "rss", "--feed", url, "--no-skip-shorts")
         wait_for(server.holding.is_set, 300, "the download to start")
         wait_for(lambda: any((settings.downloads_dir / key).glob("*.part")), 60, "a partial file")
-        run = run_of(dagster_env, proc)
+        run = run_of(dagster_env, proc, "download")
         kill(proc)
         assert not Files(settings).audio(key).exists()  # no half-converted audio left to be taken as whole
         with db.session(settings) as conn:
