@@ -35,13 +35,18 @@ class Filters:
 NONE = Filters()
 
 
+MAX_TERM_ROWS = 5000  # a word matching more segments than this is not ranked on (003: rare_words_tsquery)
+
+
 def tsquery(text: str) -> sql.Composable:
-    """websearch_to_tsquery when the user wrote its syntax (quotes, OR, -word); else any of the words."""
+    """websearch_to_tsquery when the user wrote its syntax (quotes, OR, -word); else any of the words that are
+    not too common to rank on, and when all are, all of them together."""
     words = text.split()
     syntax = '"' in text or any(w.lower() == "or" for w in words[1:-1]) or any(w.startswith("-") for w in words)
+    every = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Literal(text))
     if syntax:
-        return sql.SQL("websearch_to_tsquery('english', {})").format(sql.Literal(text))
-    return sql.SQL("any_words_tsquery({})").format(sql.Literal(text))
+        return every
+    return sql.SQL("coalesce(rare_words_tsquery({}, {}), {})").format(sql.Literal(text), sql.Literal(MAX_TERM_ROWS), every)
 
 
 def source_ids(conn: psycopg.Connection, video: str | None, since: date | None, until: date | None) -> tuple[int, ...] | None:
@@ -102,13 +107,13 @@ def details(conn: psycopg.Connection, ids: list[int], text: str, context: int) -
         return {}
     query = sql.SQL(
         "SELECT g.id, s.video_id, s.title, s.source_type, s.url, s.published_at, g.seq, g.start_s, g.end_s,"
-        " g.speaker, g.text, ts_headline('english', g.text, coalesce({t}, ''::tsquery), %(opts)s)"
-        " FROM segments g JOIN sources s ON s.id = g.source_id WHERE g.id = ANY(%(ids)s)").format(t=tsquery(text))
+        " g.speaker, g.text, ts_headline('english', g.text, coalesce(any_words_tsquery({t}), ''::tsquery), %(opts)s)"
+        " FROM segments g JOIN sources s ON s.id = g.source_id WHERE g.id = ANY(%(ids)s)").format(t=sql.Literal(text))
     found = {}
     for sid, vid, title, kind, url, published, seq, start, end, spk, body, headline in conn.execute(
             query, {"ids": ids, "opts": HEADLINE}):
         plain, spans = marks(headline)
-        found[sid] = {"video_id": vid, "start_s": round(start, 2), "end_s": round(end, 2), "speaker": spk,
+        found[sid] = {"segment_id": sid, "video_id": vid, "start_s": round(start, 2), "end_s": round(end, 2), "speaker": spk,
                       "text": body, "url": link(kind, url, start), "title": title,
                       "published_at": published.date().isoformat() if published else None, "seq": seq,
                       "highlights": spans if plain == body else [], "context": {"before": [], "after": []}}

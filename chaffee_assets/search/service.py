@@ -96,11 +96,15 @@ class Searcher:
             found = retrieve.nearest(conn, vector, n, filters, exact=True)
         return found
 
-    def search(self, req: SearchRequest) -> dict:
+    def search(self, req: SearchRequest, vector: np.ndarray | None = None) -> dict:
         """{"query", "mode", "k", "page", "more", "hits": [...]}; each hit carries score, the ranks it got
-        from each list, highlights (character spans of text), the deep link and its neighbouring segments."""
+        from each list, highlights (character spans of text), the deep link and its neighbouring segments.
+        vector: the query's embedding when the caller has it (the bench); otherwise embedded here."""
         depth = max(req.offset + req.k, self.options.candidates)
-        vector = self.embed([req.text])[0] if req.mode != "lexical" else None
+        if req.mode == "lexical":
+            vector = None
+        elif vector is None:
+            vector = self.embed([req.text])[0]
         with self.connection() as conn:
             filters = self.filters(conn, req)
             if filters.source_ids == ():
