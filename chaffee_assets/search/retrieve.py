@@ -35,7 +35,7 @@ class Filters:
 NONE = Filters()
 
 
-MAX_TERM_ROWS = 5000  # a word matching more segments than this is not ranked on (003: rare_words_tsquery)
+MAX_TERM_ROWS = 2000  # a word matching more segments than this is not ranked on (003: rare_words_tsquery)
 
 
 def tsquery(text: str) -> sql.Composable:
@@ -74,10 +74,14 @@ def nearest(conn: psycopg.Connection, vector: np.ndarray, n: int, filters: Filte
 
 
 def matching(conn: psycopg.Connection, text: str, n: int, filters: Filters = NONE) -> list[tuple[int, float]]:
-    """(segment id, ts_rank_cd normalised by log length), best first; only segments with a query word."""
+    """(segment id, ts_rank_cd normalised by log length), best first; only segments with a query word.
+    The tsquery is worked out first, once: in the ranking statement it would be evaluated per row."""
+    words = conn.execute(sql.SQL("SELECT {}::text").format(tsquery(text))).fetchone()[0]
+    if not words:
+        return []
     query = sql.SQL(
-        "SELECT id, ts_rank_cd(tsv, {t}, 1) AS r FROM segments WHERE tsv @@ {t} AND {w}"
-        " ORDER BY r DESC, id LIMIT %(n)s").format(t=tsquery(text), w=filters.where())
+        "SELECT id, ts_rank_cd(tsv, {t}::tsquery, 1) AS r FROM segments WHERE tsv @@ {t}::tsquery AND {w}"
+        " ORDER BY r DESC, id LIMIT %(n)s").format(t=sql.Literal(words), w=filters.where())
     return conn.execute(query, {"n": n}).fetchall()
 
 
