@@ -124,8 +124,9 @@ def eval_search(talks: int, json_out: Path | None) -> None:
 @click.option("--queries", default=200, show_default=True)
 @click.option("--shared-buffers", default="4GB", show_default=True,
               help="Set on the embedded server (ALTER SYSTEM + restart) before the bench; '' leaves it.")
+@click.option("--reuse", is_flag=True, help="Keep the scratch table and its indexes when they hold this corpus.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def bench_search(segments, pool, m, ef_construction, ef_search, queries, shared_buffers, json_out) -> None:
+def bench_search(segments, pool, m, ef_construction, ef_search, queries, shared_buffers, reuse, json_out) -> None:
     """Latency (p50/p99) and recall@10 of vector, lexical, hybrid and filtered search at N segments, index build
     time and memory, in a scratch database of the embedded server (the corpus is untouched)."""
     from chaffee_assets.bench import search_bench
@@ -152,9 +153,14 @@ def bench_search(segments, pool, m, ef_construction, ef_search, queries, shared_
         db.migrate(conn)
         report = search_bench.run(conn, url, models.text_embedder(settings), segments=segments, pool=pool, m=m,
                                   ef_construction=ef_construction, ef_sweep=[int(x) for x in ef_search.split(",")],
-                                  queries=queries, log=lambda line: click.echo(line))
+                                  queries=queries, reuse=reuse, log=lambda line: click.echo(line, nl=True),
+                                  save=lambda partial: write_report(json_out, {**partial, "partial": True}))
     finally:
         conn.close()
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    write_report(json_out, report)
     click.echo(f"report: {json_out}")
+
+
+def write_report(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -16,16 +16,24 @@ CREATE OR REPLACE FUNCTION any_words_tsquery(query text) RETURNS tsquery
     FROM unnest(tsvector_to_array(to_tsvector('english', query))) AS lexeme
 $$;
 
--- The words worth ranking on: a lexeme that alone would match more than max_rows segments (by the planner's
--- statistics of tsv, kept by ANALYZE) costs a ranking pass over all of them and, like a stop word, says
--- little about which segment answers. Small corpora drop nothing. When every word is that common, NULL.
+-- The words worth ranking on. Every segment holding a query word is ranked, so a common word costs a pass
+-- over a large share of the table and, like a stop word, says little about which segment answers. From the
+-- planner's statistics of tsv (ANALYZE keeps them: the most common lexemes and their frequencies; a word not
+-- among them is taken as common as the rarest that is), the rarest words are kept while their estimated
+-- matches add up to at most max_rows. Small corpora keep every word. NULL when the rarest alone is over it.
 CREATE OR REPLACE FUNCTION rare_words_tsquery(query text, max_rows double precision) RETURNS tsquery
     LANGUAGE sql STABLE PARALLEL SAFE STRICT AS $$
-    WITH common AS (
-        SELECT e AS lexeme, f * (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'segments'::regclass) AS rows
-        FROM pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS x(e, f)
-        WHERE s.schemaname = current_schema() AND s.tablename = 'segments' AND s.attname = 'tsv')
+    WITH stats AS MATERIALIZED (
+        SELECT s.most_common_elems::text::text[] AS lexemes, s.most_common_elem_freqs AS freqs,
+               (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'segments'::regclass) AS total
+        FROM pg_stats s WHERE s.schemaname = current_schema() AND s.tablename = 'segments' AND s.attname = 'tsv'),
+    words AS (
+        SELECT w.word, coalesce(
+            (SELECT st.freqs[array_position(st.lexemes, w.word)] * st.total FROM stats st),
+            (SELECT st.freqs[array_length(st.lexemes, 1) + 1] * st.total FROM stats st),  -- the rarest common one's
+            0) AS rows
+        FROM unnest(tsvector_to_array(to_tsvector('english', query))) AS w(word)),
+    kept AS (SELECT word, sum(rows) OVER (ORDER BY rows, word) AS running FROM words)
     SELECT tsquery_any(('''' || replace(replace(word, '\', '\\'), '''', '''''') || '''')::tsquery)
-    FROM unnest(tsvector_to_array(to_tsvector('english', query))) AS word
-    WHERE coalesce((SELECT c.rows FROM common c WHERE c.lexeme = word LIMIT 1), 0) <= max_rows
+    FROM kept WHERE running <= max_rows
 $$;

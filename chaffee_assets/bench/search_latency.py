@@ -65,7 +65,10 @@ def run_mode(searcher, corpus, queries, mode: str, k: int, until: date | None = 
         else:
             continue
         recalls.append(len(set(got) & set(truth)) / max(1, len(truth)))
-    out = {"mode": mode, "queries": len(queries), **percentiles(times), "short_pages": short}
+    out = {"mode": mode, "queries": len(queries), **percentiles(times),
+           "share": round(float(mask.mean()), 4) if mask is not None else 1.0,
+           # pages with fewer than k hits although k segments pass the filter (lexical: fewer k segments hold a word)
+           "short_pages": short}
     if recalls:
         out[f"recall@{k}"] = round(float(np.mean(recalls)), 4)
     return out

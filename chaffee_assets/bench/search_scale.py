@@ -59,7 +59,7 @@ def build(n: int, embed, *, pool: int = 20_000, sigma: float = 0.015, seed: int 
         vectors[lo:hi] = mean / np.linalg.norm(mean, axis=1, keepdims=True)
     texts = [" ".join(sentences[j] for j in picks[i, :sizes[i]]) for i in range(n)]
     names, shares = zip(*SPEAKERS)
-    speakers = list(rng.choice(names, size=n, p=shares))
+    speakers = [str(name) for name in rng.choice(names, size=n, p=shares)]
     videos = max(1, n // ROWS_PER_VIDEO)
     return Corpus(texts, vectors, np.arange(n) * videos // n, speakers, videos)
 
@@ -80,7 +80,9 @@ def load(conn, corpus: Corpus) -> float:
     conn.execute("SELECT setval('sources_id_seq', %s)", (corpus.videos,))
     seq = np.zeros(corpus.videos, dtype=np.int64)
     with conn.cursor().copy("COPY segments (id, source_id, seq, start_s, end_s, speaker, speaker_conf, text,"
-                            " embedding, embedding_model) FROM STDIN") as copy:
+                            " embedding, embedding_model) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["bigint", "bigint", "integer", "double precision", "double precision", "text", "real", "text",
+                        "vector", "text"])
         for i, text in enumerate(corpus.texts):
             v = int(corpus.video[i])
             s = int(seq[v])
@@ -92,7 +94,8 @@ def load(conn, corpus: Corpus) -> float:
 
 
 def postgres_rss_mib() -> float:
-    """Resident memory of the embedded server's processes, private pages (USS-like: rss - shared)."""
+    """Memory of the embedded server: its processes' private resident pages (rss - shared) plus the system's
+    shared memory (a parallel HNSW build keeps its graph in dynamic shared memory, /dev/shm)."""
     total = 0
     for p in psutil.process_iter(["name"]):
         if (p.info["name"] or "").startswith("postgres"):
@@ -101,11 +104,11 @@ def postgres_rss_mib() -> float:
                 total += mem.rss - getattr(mem, "shared", 0)
             except psutil.Error:
                 pass
-    return total / 2**20
+    return (total + psutil.virtual_memory().shared) / 2**20
 
 
 def timed_build(conn, statement: str) -> dict:
-    """Run one CREATE INDEX, sampling the server's private memory; seconds, peak MiB over the start, size."""
+    """Run one CREATE INDEX, sampling the server's private memory; seconds and the peak MiB over the start."""
     base, peak, done = postgres_rss_mib(), [0.0], threading.Event()
 
     def sample() -> None:
@@ -119,4 +122,4 @@ def timed_build(conn, statement: str) -> dict:
     seconds = time.perf_counter() - started
     done.set()
     watcher.join()
-    return {"seconds": round(seconds, 1), "peak_private_mib": round(peak[0]), "statement": statement}
+    return {"seconds": round(seconds, 1), "peak_mib": round(peak[0]), "statement": statement}

@@ -35,18 +35,23 @@ class Filters:
 NONE = Filters()
 
 
-MAX_TERM_ROWS = 2000  # a word matching more segments than this is not ranked on (003: rare_words_tsquery)
+RANK_BUDGET = 3000  # segments a query ranks at most, by the estimates of 003 rare_words_tsquery
 
 
-def tsquery(text: str) -> sql.Composable:
-    """websearch_to_tsquery when the user wrote its syntax (quotes, OR, -word); else any of the words that are
-    not too common to rank on, and when all are, all of them together."""
+def has_syntax(text: str) -> bool:
+    """Quotes, OR between words or a -word: the user wrote web-search syntax, websearch_to_tsquery reads it."""
     words = text.split()
-    syntax = '"' in text or any(w.lower() == "or" for w in words[1:-1]) or any(w.startswith("-") for w in words)
-    every = sql.SQL("websearch_to_tsquery('english', {})").format(sql.Literal(text))
-    if syntax:
-        return every
-    return sql.SQL("coalesce(rare_words_tsquery({}, {}), {})").format(sql.Literal(text), sql.Literal(MAX_TERM_ROWS), every)
+    return '"' in text or any(w.lower() == "or" for w in words[1:-1]) or any(w.startswith("-") for w in words)
+
+
+def query_words(conn: psycopg.Connection, text: str) -> tuple[str | None, bool]:
+    """(tsquery text, capped). Web-search syntax as written; otherwise any of the words not too common to rank
+    on (003 rare_words_tsquery), and when every word is, all of them together, ranked over a capped set."""
+    if has_syntax(text):
+        return conn.execute("SELECT websearch_to_tsquery('english', %s)::text", (text,)).fetchone()[0] or None, False
+    rare, every = conn.execute("SELECT rare_words_tsquery(%s, %s)::text, websearch_to_tsquery('english', %s)::text",
+                               (text, RANK_BUDGET, text)).fetchone()
+    return (rare, False) if rare else (every or None, True)
 
 
 def source_ids(conn: psycopg.Connection, video: str | None, since: date | None, until: date | None) -> tuple[int, ...] | None:
@@ -74,15 +79,16 @@ def nearest(conn: psycopg.Connection, vector: np.ndarray, n: int, filters: Filte
 
 
 def matching(conn: psycopg.Connection, text: str, n: int, filters: Filters = NONE) -> list[tuple[int, float]]:
-    """(segment id, ts_rank_cd normalised by log length), best first; only segments with a query word.
-    The tsquery is worked out first, once: in the ranking statement it would be evaluated per row."""
-    words = conn.execute(sql.SQL("SELECT {}::text").format(tsquery(text))).fetchone()[0]
+    """(segment id, ts_rank_cd normalised by log length), best first; only segments with the query's words.
+    The tsquery is worked out first, once: inside the ranking statement it would be evaluated per row."""
+    words, capped = query_words(conn, text)
     if not words:
         return []
-    query = sql.SQL(
-        "SELECT id, ts_rank_cd(tsv, {t}::tsquery, 1) AS r FROM segments WHERE tsv @@ {t}::tsquery AND {w}"
-        " ORDER BY r DESC, id LIMIT %(n)s").format(t=sql.Literal(words), w=filters.where())
-    return conn.execute(query, {"n": n}).fetchall()
+    t, w = sql.Literal(words), filters.where()
+    rows = sql.SQL("(SELECT id, tsv FROM segments WHERE tsv @@ {t}::tsquery AND {w}{cap}) AS matched").format(
+        t=t, w=w, cap=sql.SQL(f" LIMIT {RANK_BUDGET}" if capped else ""))
+    query = sql.SQL("SELECT id, ts_rank_cd(tsv, {t}::tsquery, 1) AS r FROM {rows} ORDER BY r DESC, id LIMIT %(n)s")
+    return conn.execute(query.format(t=t, rows=rows), {"n": n}).fetchall()
 
 
 def count(conn: psycopg.Connection, filters: Filters, cap: int) -> int:

@@ -105,7 +105,15 @@ def test_a_filtered_query_keeps_its_k_rows_when_the_index_falls_short(corpus, em
 
 
 def test_common_words_are_not_ranked_on(corpus, conn):
+    """rare_words_tsquery keeps the rarest words while their estimated matches fit the budget."""
     conn.execute("ANALYZE segments")
-    assert conn.execute("SELECT rare_words_tsquery('insulin zzqxv', 1e9)::text").fetchone()[0] == "'insulin' | 'zzqxv'"
-    assert conn.execute("SELECT rare_words_tsquery('insulin zzqxv', 0)::text").fetchone()[0] == "'zzqxv'"
-    assert conn.execute("SELECT rare_words_tsquery('insulin', 0)").fetchone()[0] is None
+    lexemes, freqs, total = conn.execute(
+        "SELECT most_common_elems::text::text[], most_common_elem_freqs, (SELECT reltuples FROM pg_class"
+        " WHERE relname = 'segments') FROM pg_stats WHERE tablename = 'segments' AND attname = 'tsv'").fetchone()
+    insulin, unseen = freqs[lexemes.index("insulin")] * total, freqs[len(lexemes)] * total  # rarest listed
+    assert insulin > unseen
+    rare = "SELECT rare_words_tsquery('insulin zzqxv', %s)::text"
+    assert conn.execute(rare, (1e9,)).fetchone()[0] == "'zzqxv' | 'insulin'"
+    assert conn.execute(rare, (unseen + 0.5,)).fetchone()[0] == "'zzqxv'"
+    assert conn.execute(rare, (unseen / 2,)).fetchone()[0] is None
+    assert retrieve.query_words(conn, "insulin zzqxv") == ("'zzqxv' | 'insulin'", False)
