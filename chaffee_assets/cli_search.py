@@ -153,7 +153,7 @@ def bench_search(segments, pool, m, ef_construction, ef_search, queries, shared_
         db.migrate(conn)
         report = search_bench.run(conn, url, models.text_embedder(settings), segments=segments, pool=pool, m=m,
                                   ef_construction=ef_construction, ef_sweep=[int(x) for x in ef_search.split(",")],
-                                  queries=queries, reuse=reuse, log=lambda line: click.echo(line, nl=True),
+                                  queries=queries, reuse=reuse, cache=settings.home, log=lambda line: click.echo(line, nl=True),
                                   save=lambda partial: write_report(json_out, {**partial, "partial": True}))
     finally:
         conn.close()

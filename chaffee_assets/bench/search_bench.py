@@ -3,6 +3,7 @@ per ef_search and per filter selectivity. Returns the report `chaffee bench-sear
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 import time
@@ -47,9 +48,9 @@ def loaded(conn, segments: int) -> bool:
 
 
 def run(conn, url: str, embedder, *, segments: int, pool: int, m: int, ef_construction: int,
-        ef_sweep: list[int], queries: int, reuse: bool = False, log=print, save=lambda report: None) -> dict:
+        ef_sweep: list[int], queries: int, reuse: bool = False, cache=None, log=print, save=lambda report: None) -> dict:
     started = time.perf_counter()
-    corpus = search_scale.build(segments, embedder.embed, pool=pool)  # deterministic: a rerun builds the same
+    corpus = search_scale.build(segments, embedder.embed, pool=pool, cache=cache)  # deterministic: reruns agree
     built_s = time.perf_counter() - started
     log(f"corpus: {segments} segments in {corpus.videos} videos, {built_s:.0f} s")
     report = {"corpus": {"segments": segments, "videos": corpus.videos, "sentence_pool": pool, "noise_sigma": 0.015,
@@ -93,7 +94,8 @@ def run(conn, url: str, embedder, *, segments: int, pool: int, m: int, ef_constr
             log(row)
             filtered.append(row)
     searcher.close()
-    return {**report, "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+    return {**report, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                  "load_average_1_5_15": os.getloadavg()},  # other work on the box while measuring
             "postgres": dict(conn.execute("SELECT 'server', version() UNION ALL SELECT 'pgvector', extversion"
                                           " FROM pg_extension WHERE extname = 'vector' UNION ALL SELECT"
                                           " 'shared_buffers', current_setting('shared_buffers')").fetchall()),

@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -42,10 +43,18 @@ def sentence_pool(pool: int, seed: int) -> tuple[list[str], list[str]]:
     return topical, list(grammar)
 
 
-def build(n: int, embed, *, pool: int = 20_000, sigma: float = 0.015, seed: int = 5) -> Corpus:
+def build(n: int, embed, *, pool: int = 20_000, sigma: float = 0.015, seed: int = 5, cache: Path | None = None) -> Corpus:
+    """The corpus of n segments; `cache`: a folder keeping the sentence vectors between runs (same pool, seed)."""
     topical, grammar = sentence_pool(pool, seed)
     sentences = topical + grammar
-    base = embed(sentences).astype(np.float32)
+    kept = cache / f"bench-search-sentences-{pool}-{seed}.npy" if cache else None
+    if kept is not None and kept.exists():
+        base = np.load(kept)
+    else:
+        base = embed(sentences).astype(np.float32)
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            np.save(kept, base)
     rng = np.random.default_rng(seed)
     sizes = rng.integers(2, 5, size=n)
     picks = np.where(rng.random((n, 4)) < 0.25, rng.integers(0, len(topical), (n, 4)),
