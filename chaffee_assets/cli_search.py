@@ -33,13 +33,13 @@ def searcher_for(settings, url: str | None = None, **options):
 @click.option("--video", help="Only this video id.")
 @click.option("--since", help="Published on or after YYYY-MM-DD.")
 @click.option("--until", help="Published on or before YYYY-MM-DD.")
-@click.option("--mode", type=click.Choice(["hybrid", "vector", "lexical"]), help="Default: CHAFFEE_SEARCH_MODE (hybrid).")
+@click.option("--mode", type=click.Choice(["hybrid", "vector", "lexical"]), help="Default: CHAFFEE_SEARCH_MODE (vector).")
 @click.option("--page", default=1, show_default=True)
 @click.option("--context", default=0, show_default=True, help="Neighbouring segments shown each side.")
 @click.option("--json", "as_json", is_flag=True, help="The stable list of hits (README, JSON shapes).")
 @click.option("--full", is_flag=True, help="With --json: the API's page (highlights, context, ranks).")
 def search(query, k, speaker, video, since, until, mode, page, context, as_json, full) -> None:
-    """Hybrid search (vector + full text, fused by reciprocal rank) over the stored segments."""
+    """Search the stored segments: vector (HNSW), lexical (full text) or hybrid (both, fused by reciprocal rank)."""
     from chaffee_assets.search.request import BadRequest, checked
 
     settings = get_settings()

@@ -21,7 +21,7 @@ PAGE = """<!doctype html>
  <label>Speaker <input id="speaker" name="speaker" size="10"></label>
  <label>From <input id="since" name="since" type="date"></label>
  <label>To <input id="until" name="until" type="date"></label>
- <label>Mode <select id="mode" name="mode"><option>hybrid</option><option>vector</option><option>lexical</option></select></label>
+ <label>Mode <select id="mode" name="mode"><option value="">default</option><option>hybrid</option><option>vector</option><option>lexical</option></select></label>
  <button type="submit">Search</button>
 </form>
 <p id="error" role="alert"></p>
@@ -51,8 +51,8 @@ function render(hit) {
   return d; }
 async function run(next) {
   page = next ? page + 1 : 1;
-  const params = new URLSearchParams({q: $('q').value, page: page, mode: $('mode').value});
-  for (const f of ['speaker', 'since', 'until']) if ($(f).value) params.set(f, $(f).value);
+  const params = new URLSearchParams({q: $('q').value, page: page});
+  for (const f of ['mode', 'speaker', 'since', 'until']) if ($(f).value) params.set(f, $(f).value);
   const r = await fetch('/api/search?' + params), body = await r.json();
   if (!next) $('hits').replaceChildren();
   if (!r.ok) { $('error').textContent = body.error.field + ': ' + body.error.message; $('more').hidden = true; return; }

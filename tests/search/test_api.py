@@ -23,8 +23,10 @@ def call(base: str, path: str, params: dict | None = None, body: dict | bytes | 
 
 
 def test_search_answers_with_hits_context_and_links(server):
+    from chaffee_assets.settings import get_settings
+
     status, page = call(server, "/api/search", {"q": "why do oxalates cause kidney stones", "k": 3, "context": 1})
-    assert status == 200 and page["mode"] == "hybrid" and len(page["hits"]) == 3
+    assert status == 200 and page["mode"] == get_settings().search_mode and len(page["hits"]) == 3
     hit = page["hits"][0]
     assert "kidney stones" in hit["text"].lower() and "t=" in hit["url"] and hit["highlights"]
     assert set(hit["context"]) == {"before", "after"}

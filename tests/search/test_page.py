@@ -38,7 +38,8 @@ def tab(server, tmp_path_factory):
         context.close()
 
 
-def ask(tab, question: str, speaker: str = "") -> None:
+def ask(tab, question: str, speaker: str = "", mode: str = "hybrid") -> None:
+    tab.select_option("#mode", mode)
     tab.fill("#q", question)
     tab.fill("#speaker", speaker)
     tab.click("button[type=submit]")
@@ -64,7 +65,7 @@ def test_more_appends_the_next_page(tab):
 
 
 def test_a_bad_input_is_explained_on_the_page(tab):
-    ask(tab, "ketosis", speaker="nobody-at-all")
+    ask(tab, "ketosis", speaker="nobody-at-all", mode="")  # the server's default mode
     expect(tab.locator("#error")).to_contain_text("speaker: no segments by 'nobody-at-all'")
     expect(tab.locator(".hit")).to_have_count(0)
     ask(tab, "")

@@ -15,7 +15,7 @@ OXALATE = "Oxalates in spinach can form kidney stones when they bind with calciu
 
 
 def test_hybrid_ranks_the_answer_first_and_marks_the_words(searcher, corpus):
-    page = searcher.search(checked("can spinach give me kidney stones", k=5))
+    page = searcher.search(checked("can spinach give me kidney stones", k=5, mode="hybrid"))
     top = page["hits"][0]
     assert OXALATE in top["text"] and set(top["ranks"]) == {"vector", "lexical"}
     words = {top["text"][a:b].lower() for a, b in top["highlights"]}
