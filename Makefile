@@ -37,6 +37,7 @@ demo: setup
 	@echo; echo 'search: "why do oxalates cause kidney stones"'
 	$(VENV)/bin/chaffee search "why do oxalates cause kidney stones" -k 3
 	@echo; $(VENV)/bin/chaffee stats
+	@echo; echo 'search page: run `$(VENV)/bin/chaffee serve`, then open http://127.0.0.1:8000/ (API: /api/search, /openapi.json)'
 
 # The same ingest through celery: Redis and two workers (gpu0: gpu, io0: io + cpu) on 127.0.0.1, each
 # step's worker printed, everything stopped after. Its own CHAFFEE_HOME, so it starts from nothing.

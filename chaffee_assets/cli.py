@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from chaffee_assets import cli_search
 from chaffee_assets.settings import REPO_ROOT, get_settings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -284,30 +285,9 @@ def voices_enroll(name: str, audio_files: tuple[Path, ...], voices_dir: Path | N
     click.echo(f"enrolled {name}: {len(clips)} clips, threshold {profile.threshold:.3f} -> {target}")
 
 
-@main.command()
-@click.argument("query")
-@click.option("-k", "k", default=5, show_default=True, help="Number of hits.")
-@click.option("--speaker", help="Only segments by this speaker.")
-@click.option("--json", "as_json", is_flag=True)
-def search(query: str, k: int, speaker: str | None, as_json: bool) -> None:
-    """Semantic search over the stored segments."""
-    from chaffee_assets.speech import models
-    from chaffee_assets.store import db, segments
-
-    settings = get_settings()
-    vector = models.text_embedder(settings).embed([query])[0]
-    with db.session(settings) as conn:
-        hits = segments.search(conn, vector, k=k, speaker=speaker)
-    if as_json:
-        click.echo(json.dumps(hits, indent=1))
-        return
-    for h in hits:
-        click.echo(f"{h['score']:.3f}  {h['video_id']} @ {_clock(h['start_s'])}  {h['speaker']}: {h['text']}")
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(seconds), 60)
-    return f"{m // 60:d}:{m % 60:02d}:{s:02d}"
+# search, serve, eval-search, bench-search: chaffee_assets/cli_search.py
+for _command in (cli_search.search, cli_search.serve, cli_search.eval_search, cli_search.bench_search):
+    main.add_command(_command)
 
 
 @main.command()

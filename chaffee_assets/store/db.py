@@ -80,6 +80,16 @@ def embedded_urls(settings: Settings) -> tuple[str, str]:
     return info.get_uri(database=DATA_DB), info.get_uri(database=DAGSTER_DB, driver="psycopg2")
 
 
+def scratch_database_url(settings: Settings, name: str) -> str:
+    """A database of its own on the embedded server (started if needed), for measurements that must not
+    write into the corpus: `chaffee eval-search` and `chaffee bench-search`."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", name):
+        raise ValueError(f"{name!r}: a scratch database name is lower-case letters, digits and _")
+    server = _embedded_server(settings.pgdata)
+    _ensure_database(server.get_uri(database="postgres"), name)
+    return server.get_postmaster_info().get_uri(database=name)
+
+
 def database_url(settings: Settings) -> str:
     """The URL of the data database: DATABASE_URL, or the embedded server (started if needed)."""
     if settings.database_url:
