@@ -109,6 +109,8 @@ def eval_search(talks: int, json_out: Path | None) -> None:
     for mode, figures in report.items():
         click.echo(f"{mode:>8}: MRR {figures['mrr']:.3f}  recall@5 {figures['recall@5']:.3f}  "
                    f"answered@1 {figures['answered@1']:.3f}  no answer in top 20: {len(figures['misses'])}")
+        for style, part in figures["styles"].items():
+            click.echo(f"{'':>10}{style}: MRR {part['mrr']:.3f}  recall@5 {part['recall@5']:.3f}")
     click.echo(f"best: {summary['best']} ({len(questions)} questions, {rows} segments in {len(videos)} videos)")
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)

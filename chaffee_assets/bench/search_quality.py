@@ -32,8 +32,14 @@ def score(hit_texts: list[str], answers: list[str], at: int = 5) -> tuple[float,
     return rr, found / len(answers)
 
 
+def figures(rrs: list[float], recalls: list[float]) -> dict:
+    return {"mrr": round(sum(rrs) / len(rrs), 4), "recall@5": round(sum(recalls) / len(recalls), 4),
+            "answered@1": round(sum(r == 1.0 for r in rrs) / len(rrs), 4)}
+
+
 def evaluate(searcher, questions: list[dict], modes=MODES, depth: int = 20) -> dict:
-    """{mode: {"mrr", "recall@5", "answered@1", "misses": [questions with no answer in depth]}}."""
+    """{mode: {"mrr", "recall@5", "answered@1", "misses": [questions with no answer in depth],
+    "styles": {style: {"mrr", "recall@5", "answered@1"}}}} (a question's style: natural, paraphrase, keyword)."""
     report = {}
     for mode in modes:
         rrs, recalls, misses = [], [], []
@@ -44,8 +50,11 @@ def evaluate(searcher, questions: list[dict], modes=MODES, depth: int = 20) -> d
             recalls.append(recall)
             if rr == 0:
                 misses.append(q["q"])
-        report[mode] = {"mrr": round(sum(rrs) / len(rrs), 4), "recall@5": round(sum(recalls) / len(recalls), 4),
-                        "answered@1": round(sum(r == 1.0 for r in rrs) / len(rrs), 4), "misses": misses}
+        styles = {}
+        for style in dict.fromkeys(q.get("style", "natural") for q in questions):
+            picked = [i for i, q in enumerate(questions) if q.get("style", "natural") == style]
+            styles[style] = figures([rrs[i] for i in picked], [recalls[i] for i in picked])
+        report[mode] = {**figures(rrs, recalls), "misses": misses, "styles": styles}
     return report
 
 

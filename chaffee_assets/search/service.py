@@ -6,6 +6,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -40,13 +41,18 @@ def configure(conn: psycopg.Connection, options: IndexOptions) -> None:
 
 
 class Searcher:
-    """Holds the text embedder (loaded once) and a few open connections; thread-safe."""
+    """Holds the text embedder (loaded once) and a few open connections; thread-safe. A hybrid search runs its
+    lexical list on a second connection while the vector list runs on the first: two server processes, two
+    cores, so the search waits for the slower list instead of both in turn."""
 
     def __init__(self, url: str, embed: Callable[[list[str]], np.ndarray], *, options: IndexOptions = IndexOptions(),
                  pool_size: int = 4) -> None:
         self.url, self.embed, self.options = url, embed, options
         self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(pool_size)
+        # a hybrid search holds two connections; at most pool_size searches, so 2 x pool_size slots
+        self._slots = threading.BoundedSemaphore(2 * pool_size)
+        self._searches = threading.BoundedSemaphore(pool_size)
+        self._lexical = ThreadPoolExecutor(pool_size, thread_name_prefix="lexical")
         self._speakers: tuple[float, list[str]] = (0.0, [])
 
     @contextmanager
@@ -66,6 +72,7 @@ class Searcher:
                 self._idle.put(conn)
 
     def close(self) -> None:
+        self._lexical.shutdown(wait=True)
         while not self._idle.empty():
             self._idle.get_nowait().close()
 
@@ -105,7 +112,7 @@ class Searcher:
             vector = None
         elif vector is None:
             vector = self.embed([req.text])[0]
-        with self.connection() as conn:
+        with self._searches, self.connection() as conn:
             filters = self.filters(conn, req)
             if filters.source_ids == ():
                 ranked = []
@@ -117,9 +124,18 @@ class Searcher:
         return {"query": req.text, "mode": req.mode, "k": req.k, "page": req.offset // req.k + 1,
                 "more": len(ranked) > req.offset + req.k, "hits": hits}
 
+    def matching(self, text: str, depth: int, filters: retrieve.Filters) -> list[tuple[int, float]]:
+        with self.connection() as conn:
+            return retrieve.matching(conn, text, depth, filters)
+
     def rank(self, conn, req: SearchRequest, vector, depth: int, filters) -> list[tuple[int, float, dict]]:
-        vec = self.nearest(conn, vector, depth, filters) if vector is not None else []
-        lex = retrieve.matching(conn, req.text, depth, filters) if req.mode != "vector" else []
+        if req.mode == "hybrid":  # both lists at once, the lexical one on its own connection
+            pending = self._lexical.submit(self.matching, req.text, depth, filters)
+            vec = self.nearest(conn, vector, depth, filters)
+            lex = pending.result()
+        else:
+            vec = self.nearest(conn, vector, depth, filters) if vector is not None else []
+            lex = retrieve.matching(conn, req.text, depth, filters) if req.mode == "lexical" else []
         if req.mode == "vector":
             return [(sid, 1.0 - d, {"vector": i}) for i, (sid, d) in enumerate(vec, 1)]
         if req.mode == "lexical":

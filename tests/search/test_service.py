@@ -117,3 +117,24 @@ def test_common_words_are_not_ranked_on(corpus, conn):
     assert conn.execute(rare, (unseen + 0.5,)).fetchone()[0] == "'zzqxv'"
     assert conn.execute(rare, (unseen / 2,)).fetchone()[0] is None
     assert retrieve.query_words(conn, "insulin zzqxv") == ("'zzqxv' | 'insulin'", False)
+
+
+def test_hybrid_searches_at_once_give_the_pages_of_one_at_a_time(corpus, embedder):
+    """Each hybrid search holds two connections (its lexical list on the second); twelve searches from twelve
+    threads on a pool of two neither deadlock nor mix their lists up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chaffee_assets.settings import get_settings
+    from chaffee_assets.store import db
+
+    texts = ["can spinach give me kidney stones", "glucosinolates", "sleep and insulin", "grass fed or grain fed beef",
+             "what is the keto flu", "seed oils and inflammation"] * 2
+    busy = Searcher(db.database_url(get_settings()), embedder.embed, pool_size=2)
+    try:
+        alone = [busy.search(checked(t, k=5, mode="hybrid")) for t in texts]
+        with ThreadPoolExecutor(12) as pool:
+            together = list(pool.map(lambda t: busy.search(checked(t, k=5, mode="hybrid")), texts))
+        assert together == alone and all(page["hits"] for page in alone)
+        assert busy._idle.qsize() <= 4  # never more than two connections per search allowed at once
+    finally:
+        busy.close()
