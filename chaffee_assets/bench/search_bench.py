@@ -48,7 +48,8 @@ def loaded(conn, segments: int) -> bool:
 
 
 def run(conn, url: str, embedder, *, segments: int, pool: int, m: int, ef_construction: int,
-        ef_sweep: list[int], queries: int, reuse: bool = False, cache=None, log=print, save=lambda report: None) -> dict:
+        ef_sweep: list[int], queries: int, reuse: bool = False, cache=None, log=print, save=lambda report: None,
+        lexical_reference: int = 50) -> dict:
     started = time.perf_counter()
     corpus = search_scale.build(segments, embedder.embed, pool=pool, cache=cache)  # deterministic: reruns agree
     built_s = time.perf_counter() - started
@@ -84,6 +85,7 @@ def run(conn, url: str, embedder, *, segments: int, pool: int, m: int, ef_constr
                   ef_sweep[-1])
     searcher = Searcher(url, embedder.embed, options=IndexOptions(ef_search=chosen))
     lexical = search_latency.run_mode(searcher, corpus, qs, "lexical", 10)
+    lexical["against_uncapped"] = search_latency.lexical_cap_recall(searcher, qs[:lexical_reference], 10)
     log(lexical)
     filtered = []
     for share in (0.01, 0.10, 0.50, 1 / corpus.videos):

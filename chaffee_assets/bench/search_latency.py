@@ -82,3 +82,17 @@ def exact_hybrid(searcher, corpus, text, vector, k, mask, until) -> list[int]:
         lexical = retrieve.matching(conn, text, depth, retrieve.Filters(None, ids))
     fused = reciprocal_rank({"vector": exact_ids(corpus, vector, depth, mask), "lexical": [i for i, _ in lexical]})
     return [i for i, _, _ in fused[:k]]
+
+
+def lexical_cap_recall(searcher, queries, k: int) -> dict:
+    """What RANK_BUDGET costs: recall@k of the lexical list against ranking every segment its tsquery matches
+    (the same tsquery, no LIMIT), and how many queries were capped."""
+    recalls, capped = [], 0
+    with searcher.connection() as conn:
+        for text, _ in queries:
+            capped += retrieve.query_words(conn, text)[1]
+            got = {i for i, _ in retrieve.matching(conn, text, k)}
+            every = {i for i, _ in retrieve.matching(conn, text, k, uncapped=True)}
+            recalls.append(len(got & every) / len(every) if every else 1.0)
+    return {"queries": len(queries), "capped": capped, f"recall@{k}": round(float(np.mean(recalls)), 4),
+            "rank_budget": retrieve.RANK_BUDGET}

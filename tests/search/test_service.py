@@ -81,7 +81,7 @@ def test_a_filtered_query_keeps_its_k_rows_when_the_index_falls_short(corpus, em
     from chaffee_assets.settings import get_settings
 
     narrow = Searcher(db.database_url(get_settings()), embedder.embed,
-                      options=IndexOptions(ef_search=10, iterative_scan="off", candidates=10))
+                      options=IndexOptions(ef_search=10, iterative_scan="off", candidates=10, exact_rows=0))
     try:
         video = "talk-101-002"  # a talk on other subjects (bees, ships): far from the question
         rows = conn.execute("SELECT count(*) FROM segments g JOIN sources s ON s.id = g.source_id"
@@ -138,3 +138,21 @@ def test_hybrid_searches_at_once_give_the_pages_of_one_at_a_time(corpus, embedde
         assert busy._idle.qsize() <= 4  # never more than two connections per search allowed at once
     finally:
         busy.close()
+
+
+def test_a_narrow_filter_is_answered_by_the_exact_scan(searcher, corpus, embedder, conn):
+    """A video's few segments (under exact_rows): the vector list is the exact order of the filtered set."""
+    text, video = "insulin resistance and type two diabetes", "talk-101-003"
+    page = searcher.search(checked(text, k=10, mode="vector", video=video))
+    filters = searcher.filters(conn, checked(text, video=video))
+    exact = retrieve.nearest(conn, embedder.embed([text])[0], 10, filters, exact=True)
+    assert [h["segment_id"] for h in page["hits"]] == [i for i, _ in exact] and len(exact) >= 3
+
+
+def test_when_every_word_is_common_the_rarest_four_are_required(corpus, conn):
+    conn.execute("ANALYZE segments")
+    words = dict(conn.execute("SELECT word, rows FROM word_estimates('insulin diet sleep fat ketosis glucosinolates')"))
+    rarest = sorted(words, key=lambda w: (words[w], w))[:4]
+    query = conn.execute("SELECT rarest_words_tsquery('insulin diet sleep fat ketosis glucosinolates', 4)::text").fetchone()[0]
+    assert sorted(query.replace("'", "").split(" & ")) == sorted(rarest)
+    assert retrieve.query_words(conn, "insulin diet sleep fat ketosis glucosinolates")[0] is not None
