@@ -33,7 +33,7 @@ def searcher_for(settings, url: str | None = None, **options):
 @click.option("--video", help="Only this video id.")
 @click.option("--since", help="Published on or after YYYY-MM-DD.")
 @click.option("--until", help="Published on or before YYYY-MM-DD.")
-@click.option("--mode", type=click.Choice(["hybrid", "vector", "lexical"]), help="Default: CHAFFEE_SEARCH_MODE (vector).")
+@click.option("--mode", type=click.Choice(["hybrid", "vector", "lexical"]), help="Default: CHAFFEE_SEARCH_MODE (hybrid).")
 @click.option("--page", default=1, show_default=True)
 @click.option("--context", default=0, show_default=True, help="Neighbouring segments shown each side.")
 @click.option("--json", "as_json", is_flag=True, help="The stable list of hits (README, JSON shapes).")

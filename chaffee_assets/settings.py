@@ -69,8 +69,8 @@ class Settings:
     embed_model: str = field(default_factory=lambda: _env("CHAFFEE_EMBED_MODEL", "bundled"))
     embed_batch_size: int = field(default_factory=lambda: int(_env("CHAFFEE_EMBED_BATCH_SIZE", "64")))
     # Search (chaffee search / chaffee serve): the default mode, HNSW's candidate list, where the API listens.
-    # vector: the best MRR on bench/search/questions.json (`chaffee eval-search`; README, Search).
-    search_mode: str = field(default_factory=lambda: _env("CHAFFEE_SEARCH_MODE", "vector"))
+    # hybrid: the best MRR on bench/search/questions.json (`chaffee eval-search`; README, Search).
+    search_mode: str = field(default_factory=lambda: _env("CHAFFEE_SEARCH_MODE", "hybrid"))
     hnsw_ef_search: int = field(default_factory=lambda: int(_env("CHAFFEE_HNSW_EF_SEARCH", "100")))
     serve_host: str = field(default_factory=lambda: _env("CHAFFEE_SERVE_HOST", "127.0.0.1"))
     serve_port: int = field(default_factory=lambda: int(_env("CHAFFEE_SERVE_PORT", "8000")))
