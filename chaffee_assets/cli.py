@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from chaffee_assets import cli_search
+from chaffee_assets import cli_embeddings, cli_search
 from chaffee_assets.settings import REPO_ROOT, get_settings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -288,6 +288,7 @@ def voices_enroll(name: str, audio_files: tuple[Path, ...], voices_dir: Path | N
 # search, serve, eval-search, bench-search: chaffee_assets/cli_search.py
 for _command in (cli_search.search, cli_search.serve, cli_search.eval_search, cli_search.bench_search):
     main.add_command(_command)
+main.add_command(cli_embeddings.embeddings)  # model changes: chaffee_assets/cli_embeddings.py
 
 
 @main.command()

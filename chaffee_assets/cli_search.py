@@ -13,7 +13,7 @@ STABLE_KEYS = ("video_id", "start_s", "end_s", "speaker", "text", "score", "url"
 
 
 def searcher_for(settings, url: str | None = None, **options):
-    """A Searcher on the data database (or url), with the configured embedder and ef_search."""
+    """A Searcher on the data database (or url): query vectors by the serving model, the configured ef_search."""
     from chaffee_assets.search.service import IndexOptions, Searcher
     from chaffee_assets.speech import models
     from chaffee_assets.store import db
@@ -22,8 +22,7 @@ def searcher_for(settings, url: str | None = None, **options):
         with db.session(settings):  # migrations applied before the first query
             pass
         url = db.database_url(settings)
-    embedder = models.text_embedder(settings)
-    return Searcher(url, embedder.embed, options=IndexOptions(ef_search=settings.hnsw_ef_search, **options))
+    return Searcher(url, models.embed_for(settings), options=IndexOptions(ef_search=settings.hnsw_ef_search, **options))
 
 
 @click.command()
@@ -96,7 +95,7 @@ def eval_search(talks: int, json_out: Path | None) -> None:
     conn = db.connect(url)
     try:
         db.migrate(conn)
-        conn.execute("TRUNCATE segments, sources CASCADE")
+        conn.execute("TRUNCATE segments, sources, embedding_models CASCADE")
         videos = search_corpus.demo_videos() + search_corpus.talk_videos(talks, seed=23)
         rows = search_corpus.store(conn, videos, models.text_embedder(settings))
     finally:

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from chaffee_assets.bench import search_corpus, search_latency, search_quality, search_scale
-from chaffee_assets.search.service import IndexOptions, Searcher
+from chaffee_assets.search.service import IndexOptions, Searcher, one_model
 
 
 def query_set(count: int, seed: int) -> list[str]:
@@ -73,7 +73,7 @@ def run(conn, url: str, embedder, *, segments: int, pool: int, m: int, ef_constr
     qs = list(zip(texts, vectors))
     sweep = []
     for ef in ef_sweep:
-        searcher = Searcher(url, embedder.embed, options=IndexOptions(ef_search=ef))
+        searcher = Searcher(url, one_model(embedder), options=IndexOptions(ef_search=ef))
         for mode in ("vector", "hybrid"):
             row = {"ef_search": ef, **search_latency.run_mode(searcher, corpus, qs, mode, 10)}
             log(row)
@@ -83,7 +83,7 @@ def run(conn, url: str, embedder, *, segments: int, pool: int, m: int, ef_constr
     chosen = next((r["ef_search"] for r in sweep if r["mode"] == "hybrid" and r["recall@10"] >= 0.95
                    and next(v for v in sweep if v["mode"] == "vector" and v["ef_search"] == r["ef_search"])["recall@10"] >= 0.95),
                   ef_sweep[-1])
-    searcher = Searcher(url, embedder.embed, options=IndexOptions(ef_search=chosen))
+    searcher = Searcher(url, one_model(embedder), options=IndexOptions(ef_search=chosen))
     lexical = search_latency.run_mode(searcher, corpus, qs, "lexical", 10)
     lexical["against_uncapped"] = search_latency.lexical_cap_recall(searcher, qs[:lexical_reference], 10)
     log(lexical)

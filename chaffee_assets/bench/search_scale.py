@@ -18,6 +18,8 @@ import numpy as np
 import psutil
 
 from chaffee_assets.bench import search_corpus
+from chaffee_assets.speech.text.embed import BUNDLED_NAME
+from chaffee_assets.store import embedding_models
 
 ROWS_PER_VIDEO = 200
 SPEAKERS = (("host", 0.7), ("GUEST", 0.28), ("GUEST-2", 0.02))
@@ -78,7 +80,8 @@ def load(conn, corpus: Corpus) -> float:
     from datetime import datetime, timedelta, timezone
 
     started = time.perf_counter()
-    conn.execute("TRUNCATE segments, sources RESTART IDENTITY CASCADE")
+    conn.execute("TRUNCATE segments, sources, embedding_models RESTART IDENTITY CASCADE")
+    embedding_models.first(conn, BUNDLED_NAME, embedding_models.COLUMN_DIM)  # serving from segments.embedding
     conn.execute("DROP INDEX IF EXISTS segments_embedding_hnsw")
     conn.execute("DROP INDEX IF EXISTS segments_tsv_gin")
     epoch = datetime(2016, 1, 1, tzinfo=timezone.utc)
@@ -97,7 +100,7 @@ def load(conn, corpus: Corpus) -> float:
             s = int(seq[v])
             seq[v] += 1
             copy.write_row((i + 1, v + 1, s, 15.0 * s, 15.0 * s + 14.0, corpus.speakers[i], 0.9, text,
-                            corpus.vectors[i], "all-MiniLM-L6-v2"))
+                            corpus.vectors[i], BUNDLED_NAME))
     conn.execute("SELECT setval('segments_id_seq', %s)", (len(corpus.texts),))
     return time.perf_counter() - started
 

@@ -4,14 +4,13 @@ on (WARN); only what is every video's problem (wrong embedding dimension) fails 
 import time
 
 import dagster as dg
-import numpy as np
 
 from chaffee_assets.defs.assets.embeddings import embeddings
 from chaffee_assets.defs.assets.speaker_labels import speaker_labels
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech.asr.quality import segment_problems, vector_problems
 from chaffee_assets.speech.text.chunks import chunk
-from chaffee_assets.store import catalog
+from chaffee_assets.store import catalog, embedding_models, segments
 
 MAX_LISTED = 20
 
@@ -68,22 +67,25 @@ def segment_quality(context: dg.AssetCheckExecutionContext, platform: Platform) 
 
 @dg.asset_check(asset=embeddings, blocking=True,
                 description="Rows in Postgres equal the upstream chunk count for each video (a video that differs "
-                "is marked failed, WARN); every embedding has the model's dimension and unit norm (ERROR: a wrong "
-                "model is every video's problem).")
+                "is marked failed, WARN); every row has a vector of the serving model, and every stored vector of a "
+                "live model has that model's dimension and unit norm (ERROR: a wrong model is every video's problem).")
 def stored_segments(context: dg.AssetCheckExecutionContext, platform: Platform) -> dg.AssetCheckResult:
-    files, dim = platform.files, 384
+    files = platform.files
     problems: dict[str, list[str]] = {}
     vector_errors = False
     with platform.db() as database:
         keys = _checked_keys(context, database)
+        live = database.run(embedding_models.live)
         for key in keys:
-            rows = database.execute(
-                "SELECT g.embedding FROM segments g JOIN sources s ON s.id = g.source_id"
-                " WHERE s.video_id = %s ORDER BY g.seq", (key,))
+            rows = database.run(segments.count, key)
             expected = len(chunk(files.read_labels(key)))
-            found = [] if len(rows) == expected else [f"{len(rows)} rows in Postgres, {expected} upstream"]
-            vectors = np.stack([r[0].to_numpy() for r in rows]) if rows else np.zeros((0, dim), np.float32)
-            wrong = vector_problems(vectors, dim)
+            found = [] if rows == expected else [f"{rows} rows in Postgres, {expected} upstream"]
+            wrong = []
+            for model in live:
+                vectors = database.run(embedding_models.vectors_of, model, key)
+                if model.state == "serving" and len(vectors) != rows:
+                    wrong.append(f"{rows - len(vectors)} of {rows} rows lack a {model.name} vector")
+                wrong += [f"{model.name}: {p}" for p in vector_problems(vectors, model.dim)]
             vector_errors |= bool(wrong)
             if found + wrong:
                 problems[key] = found + wrong

@@ -52,6 +52,7 @@ class Hit(BaseModel):
 class Page(BaseModel):
     query: str
     mode: str
+    model: str | None = Field(None, description="the embedding model that served the vector list (none: no corpus yet)")
     k: int
     page: int
     more: bool

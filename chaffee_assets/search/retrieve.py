@@ -10,6 +10,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from chaffee_assets.store.embedding_models import Model
 from chaffee_assets.store.segments import link
 
 START, STOP = "\x02", "\x03"  # ts_headline's marks: control characters, which no stored text or query holds
@@ -70,13 +71,16 @@ def source_ids(conn: psycopg.Connection, video: str | None, since: date | None, 
     return tuple(r[0] for r in rows)
 
 
-def nearest(conn: psycopg.Connection, vector: np.ndarray, n: int, filters: Filters = NONE, *, exact: bool = False) -> list[tuple[int, float]]:
-    """(segment id, cosine distance), nearest first. HNSW unless exact (a sequential scan, the reference).
-    Under hnsw.iterative_scan = relaxed_order the index may return slightly out of order: re-sorted here."""
-    order = sql.SQL("(embedding <=> %(q)s) + 0" if exact else "embedding <=> %(q)s")
+def nearest(conn: psycopg.Connection, model: Model, vector: np.ndarray, n: int, filters: Filters = NONE, *,
+            exact: bool = False) -> list[tuple[int, float]]:
+    """(segment id, cosine distance) under the serving model's vectors, nearest first. HNSW unless exact (a
+    sequential scan, the reference). Under hnsw.iterative_scan = relaxed_order the index may return slightly out
+    of order: re-sorted here."""
+    order = sql.SQL("({v} <=> %(q)s) + 0" if exact else "{v} <=> %(q)s").format(v=model.vector)
     query = sql.SQL(
-        "WITH c AS MATERIALIZED (SELECT id, embedding <=> %(q)s AS d FROM segments WHERE {w} ORDER BY {o} LIMIT %(n)s)"
-        " SELECT id, d FROM c ORDER BY d, id").format(w=filters.where(), o=order)
+        "WITH c AS MATERIALIZED (SELECT {id} AS id, {v} <=> %(q)s AS d FROM {t} WHERE {m} AND {w} ORDER BY {o}"
+        " LIMIT %(n)s) SELECT id, d FROM c ORDER BY d, id").format(
+        id=model.id_column, v=model.vector, t=model.table, m=model.scope, w=filters.where(), o=order)
     return conn.execute(query, {"q": np.asarray(vector, dtype=np.float32), "n": n}).fetchall()
 
 

@@ -16,7 +16,8 @@ import psycopg
 from chaffee_assets.search import retrieve
 from chaffee_assets.search.fuse import reciprocal_rank
 from chaffee_assets.search.request import BadRequest, SearchRequest
-from chaffee_assets.store import db
+from chaffee_assets.store import db, embedding_models
+from chaffee_assets.store.embedding_models import Model
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ class Searcher:
     lexical list on a second connection while the vector list runs on the first: two server processes, two
     cores, so the search waits for the slower list instead of both in turn."""
 
-    def __init__(self, url: str, embed: Callable[[list[str]], np.ndarray], *, options: IndexOptions = IndexOptions(),
+    def __init__(self, url: str, embed: Callable[[str, list[str]], np.ndarray], *, options: IndexOptions = IndexOptions(),
                  pool_size: int = 4) -> None:
+        """embed(model name, texts): query vectors of the model that serves at the time of the query."""
         self.url, self.embed, self.options = url, embed, options
         self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
         # a hybrid search holds two connections; at most pool_size searches, so 2 x pool_size slots
@@ -98,52 +100,68 @@ class Searcher:
             raise BadRequest("video", f"no video {req.video[:40]!r} in the corpus")
         return retrieve.Filters(req.speaker, retrieve.source_ids(conn, req.video, req.since, req.until))
 
-    def nearest(self, conn: psycopg.Connection, vector: np.ndarray, n: int, filters: retrieve.Filters) -> list[tuple[int, float]]:
+    def nearest(self, conn: psycopg.Connection, model: Model, vector: np.ndarray, n: int,
+                filters: retrieve.Filters) -> list[tuple[int, float]]:
         """HNSW, or the exact scan of the filtered set when a filter leaves at most exact_rows segments (the
         graph walk would pass ~1 / selectivity nodes per hit kept). When a filter leaves the index scan short
         of n rows that exist, the exact scan answers too: a filtered query returns its k rows whenever k exist."""
         if filters != retrieve.NONE and retrieve.count(conn, filters, self.options.exact_rows + 1) <= self.options.exact_rows:
-            return retrieve.nearest(conn, vector, n, filters, exact=True)
-        found = retrieve.nearest(conn, vector, n, filters)
+            return retrieve.nearest(conn, model, vector, n, filters, exact=True)
+        found = retrieve.nearest(conn, model, vector, n, filters)
         if len(found) < n and filters != retrieve.NONE and retrieve.count(conn, filters, n) > len(found):
-            found = retrieve.nearest(conn, vector, n, filters, exact=True)
+            found = retrieve.nearest(conn, model, vector, n, filters, exact=True)
         return found
 
     def search(self, req: SearchRequest, vector: np.ndarray | None = None) -> dict:
-        """{"query", "mode", "k", "page", "more", "hits": [...]}; each hit carries score, the ranks it got
+        """{"query", "mode", "model", "k", "page", "more", "hits": [...]}; each hit carries score, the ranks it got
         from each list, highlights (character spans of text), the deep link and its neighbouring segments.
-        vector: the query's embedding when the caller has it (the bench); otherwise embedded here."""
+        The serving model is read per search: a model switch applies from the next query on.
+        vector: the query's embedding by the serving model when the caller has it (the bench)."""
         depth = max(req.offset + req.k, self.options.candidates)
-        if req.mode == "lexical":
-            vector = None
-        elif vector is None:
-            vector = self.embed([req.text])[0]
         with self._searches, self.connection() as conn:
             filters = self.filters(conn, req)
+            model = embedding_models.serving(conn)
             if filters.source_ids == ():
                 ranked = []
             else:
-                ranked = self.rank(conn, req, vector, depth, filters)
+                ranked = self.rank(conn, req, model, vector, depth, filters)
             page = ranked[req.offset:req.offset + req.k]
             found = retrieve.details(conn, [item[0] for item in page], req.text, req.context)
         hits = [{**found[sid], "score": round(score, 6), "ranks": ranks} for sid, score, ranks in page if sid in found]
-        return {"query": req.text, "mode": req.mode, "k": req.k, "page": req.offset // req.k + 1,
-                "more": len(ranked) > req.offset + req.k, "hits": hits}
+        return {"query": req.text, "mode": req.mode, "model": model.name if model else None, "k": req.k,
+                "page": req.offset // req.k + 1, "more": len(ranked) > req.offset + req.k, "hits": hits}
 
     def matching(self, text: str, depth: int, filters: retrieve.Filters) -> list[tuple[int, float]]:
         with self.connection() as conn:
             return retrieve.matching(conn, text, depth, filters)
 
-    def rank(self, conn, req: SearchRequest, vector, depth: int, filters) -> list[tuple[int, float, dict]]:
-        if req.mode == "hybrid":  # both lists at once, the lexical one on its own connection
-            pending = self._lexical.submit(self.matching, req.text, depth, filters)
-            vec = self.nearest(conn, vector, depth, filters)
+    def rank(self, conn, req: SearchRequest, model: Model | None, vector, depth: int, filters) -> list[tuple[int, float, dict]]:
+        """Hybrid: the lexical list on its own connection while the query is embedded and the vector list runs.
+        No serving model (nothing stored yet): no vector list."""
+        pending = self._lexical.submit(self.matching, req.text, depth, filters) if req.mode == "hybrid" else None
+        vec = []
+        if req.mode != "lexical" and model is not None:
+            if vector is None:
+                vector = self.embed(model.name, [req.text])[0]
+            if len(vector) != model.dim:
+                raise ValueError(f"a {len(vector)}-dimensional query vector for {model.name} ({model.dim})")
+            vec = self.nearest(conn, model, vector, depth, filters)
+        if pending is not None:
             lex = pending.result()
         else:
-            vec = self.nearest(conn, vector, depth, filters) if vector is not None else []
             lex = retrieve.matching(conn, req.text, depth, filters) if req.mode == "lexical" else []
         if req.mode == "vector":
             return [(sid, 1.0 - d, {"vector": i}) for i, (sid, d) in enumerate(vec, 1)]
         if req.mode == "lexical":
             return [(sid, r, {"lexical": i}) for i, (sid, r) in enumerate(lex, 1)]
         return reciprocal_rank({"vector": [s for s, _ in vec], "lexical": [s for s, _ in lex]})
+
+
+def one_model(embedder) -> Callable[[str, list[str]], np.ndarray]:
+    """A Searcher's embed from one loaded TextEmbedder: a query for any other serving model is an error
+    (never a vector of the wrong model)."""
+    def embed(model: str, texts: list[str]) -> np.ndarray:
+        if model != embedder.model_name:
+            raise LookupError(f"the corpus is served by {model}; this searcher has only {embedder.model_name}")
+        return embedder.embed(texts)
+    return embed

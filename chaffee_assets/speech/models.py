@@ -35,9 +35,18 @@ def voice_encoder(s: Settings):
         return _voice_encoder(s.device)
 
 
-def text_embedder(s: Settings):
+def text_embedder(s: Settings, model: str | None = None):
+    """The configured text embedder (CHAFFEE_EMBED_MODEL), or the one named model (a model change)."""
+    from chaffee_assets.speech.text.embed import canonical
+
     with _locks["text"]:
-        return _text_embedder(s.embed_model, s.device, s.embed_batch_size)
+        return _text_embedder(canonical(model or s.embed_model), s.device, s.embed_batch_size)
+
+
+def embed_for(s: Settings):
+    """embed(model name, texts) by that model, each loaded once per process: a search's query vectors come
+    from whichever model serves when it runs."""
+    return lambda model, texts: text_embedder(s, model).embed(texts)
 
 
 def warm_up(s: Settings) -> threading.Thread | None:

@@ -74,11 +74,11 @@ def test_failing_batch_work_falls_back_to_one_video_at_a_time(ingested, dagster_
     rows_before, finished_before = {v: segments.count(conn, v) for v in good}, dict(conn.execute(query, (good,)))
     real, broken = segments.replace_many, []
 
-    def replace_many(c, batch, model):
+    def replace_many(c, batch, model=None, **kwargs):
         if ids["interview-01"] in batch and not broken:  # the first write holding the interview: the batch's
             broken.append(True)
             raise ValueError("injected: the run's COPY breaks")
-        return real(c, batch, model)
+        return real(c, batch, model, **kwargs)
 
     def monologue_checks(*_args, **_kwargs):
         raise RuntimeError("injected: the batch's encoder pass breaks")

@@ -33,10 +33,10 @@ def corpus(home, embedder) -> dict:
 
 @pytest.fixture(scope="package")
 def searcher(corpus, embedder):
-    from chaffee_assets.search.service import Searcher
+    from chaffee_assets.search.service import Searcher, one_model
     from chaffee_assets.store import db
 
-    s = Searcher(db.database_url(get_settings()), embedder.embed)
+    s = Searcher(db.database_url(get_settings()), one_model(embedder))
     yield s
     s.close()
 

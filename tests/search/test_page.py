@@ -81,7 +81,7 @@ def test_transcript_text_is_never_markup(tab, conn, embedder):
 
     text = "<img src=x onerror=alert(1)> zzmarkupzz says <b>bold</b> things"
     catalog.register(conn, [Video("page-markup-1", "youtube", "https://www.youtube.com/watch?v=page-markup-1")])
-    segments.replace(conn, "page-markup-1", [Chunk(1.0, 4.0, "GUEST", 0.9, text)], embedder.embed([text]), "m")
+    segments.replace(conn, "page-markup-1", [Chunk(1.0, 4.0, "GUEST", 0.9, text)], embedder.embed([text]), embedder.model_name)
     ask(tab, "zzmarkupzz")
     first = tab.locator(".hit").first
     expect(first.locator(".text")).to_have_text(text)

@@ -9,7 +9,8 @@ import pytest
 
 from chaffee_assets.search import retrieve
 from chaffee_assets.search.request import BadRequest, checked
-from chaffee_assets.search.service import IndexOptions, Searcher
+from chaffee_assets.search.service import IndexOptions, Searcher, one_model
+from chaffee_assets.store.embedding_models import serving
 
 OXALATE = "Oxalates in spinach can form kidney stones when they bind with calcium."
 
@@ -80,7 +81,7 @@ def test_a_filtered_query_keeps_its_k_rows_when_the_index_falls_short(corpus, em
     from chaffee_assets.store import db
     from chaffee_assets.settings import get_settings
 
-    narrow = Searcher(db.database_url(get_settings()), embedder.embed,
+    narrow = Searcher(db.database_url(get_settings()), one_model(embedder),
                       options=IndexOptions(ef_search=10, iterative_scan="off", candidates=10, exact_rows=0))
     try:
         video = "talk-101-002"  # a talk on other subjects (bees, ships): far from the question
@@ -91,8 +92,8 @@ def test_a_filtered_query_keeps_its_k_rows_when_the_index_falls_short(corpus, em
             for plan in ("seqscan", "bitmapscan", "sort"):  # a table this small would be scanned, not indexed
                 c.execute(f"SET enable_{plan} = off")
             filters = narrow.filters(c, checked("x", video=video))
-            index_only = retrieve.nearest(c, vector, 10, filters)
-            exact = retrieve.nearest(c, vector, 10, filters, exact=True)
+            index_only = retrieve.nearest(c, serving(c), vector, 10, filters)
+            exact = retrieve.nearest(c, serving(c), vector, 10, filters, exact=True)
             plan = "\n".join(r[0] for r in c.execute(
                 retrieve.sql.SQL("EXPLAIN SELECT id FROM segments WHERE {w} ORDER BY embedding <=> %s LIMIT 10").format(
                     w=filters.where()), (vector,)))
@@ -129,7 +130,7 @@ def test_hybrid_searches_at_once_give_the_pages_of_one_at_a_time(corpus, embedde
 
     texts = ["can spinach give me kidney stones", "glucosinolates", "sleep and insulin", "grass fed or grain fed beef",
              "what is the keto flu", "seed oils and inflammation"] * 2
-    busy = Searcher(db.database_url(get_settings()), embedder.embed, pool_size=2)
+    busy = Searcher(db.database_url(get_settings()), one_model(embedder), pool_size=2)
     try:
         alone = [busy.search(checked(t, k=5, mode="hybrid")) for t in texts]
         with ThreadPoolExecutor(12) as pool:
@@ -145,7 +146,7 @@ def test_a_narrow_filter_is_answered_by_the_exact_scan(searcher, corpus, embedde
     text, video = "insulin resistance and type two diabetes", "talk-101-003"
     page = searcher.search(checked(text, k=10, mode="vector", video=video))
     filters = searcher.filters(conn, checked(text, video=video))
-    exact = retrieve.nearest(conn, embedder.embed([text])[0], 10, filters, exact=True)
+    exact = retrieve.nearest(conn, serving(conn), embedder.embed([text])[0], 10, filters, exact=True)
     assert [h["segment_id"] for h in page["hits"]] == [i for i, _ in exact] and len(exact) >= 3
 
 

