@@ -285,8 +285,9 @@ def voices_enroll(name: str, audio_files: tuple[Path, ...], voices_dir: Path | N
     click.echo(f"enrolled {name}: {len(clips)} clips, threshold {profile.threshold:.3f} -> {target}")
 
 
-# search, serve, eval-search, bench-search: chaffee_assets/cli_search.py
-for _command in (cli_search.search, cli_search.serve, cli_search.eval_search, cli_search.bench_search):
+# search, serve, eval-search, bench-search, bench-model-change: chaffee_assets/cli_search.py
+for _command in (cli_search.search, cli_search.serve, cli_search.eval_search, cli_search.bench_search,
+                 cli_search.bench_model_change):
     main.add_command(_command)
 main.add_command(cli_embeddings.embeddings)  # model changes: chaffee_assets/cli_embeddings.py
 

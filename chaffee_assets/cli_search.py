@@ -94,10 +94,7 @@ def eval_search(talks: int, json_out: Path | None) -> None:
     url = db.scratch_database_url(settings, "chaffee_search_eval")
     conn = db.connect(url)
     try:
-        db.migrate(conn)
-        conn.execute("TRUNCATE segments, sources, embedding_models CASCADE")
-        videos = search_corpus.demo_videos() + search_corpus.talk_videos(talks, seed=23)
-        rows = search_corpus.store(conn, videos, models.text_embedder(settings))
+        videos, rows = search_corpus.fill(conn, talks, models.text_embedder(settings))
     finally:
         conn.close()
     sentences = {s for group in search_corpus.topic_sentences().values() for s in group}
@@ -158,6 +155,26 @@ def bench_search(segments, pool, m, ef_construction, ef_search, queries, shared_
                                   save=lambda partial: write_report(json_out, {**partial, "partial": True}))
     finally:
         conn.close()
+    write_report(json_out, report)
+    click.echo(f"report: {json_out}")
+
+
+@click.command(name="bench-model-change")
+@click.option("--talks", default=3000, show_default=True, help="Generated talk videos beside the demo's three.")
+@click.option("--batch", default=256, show_default=True, help="The backfill's batch.")
+@click.option("--searches", default=300, show_default=True, help="Searches timed before and after the change.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def bench_model_change(talks: int, batch: int, searches: int, json_out: Path) -> None:
+    """An embedding-model change (backfill, index, switch) while searches run, in a scratch database: backfill
+    rate, index build, switch time, and search latency / errors / short pages before, during and after."""
+    from chaffee_assets.bench import model_change
+    from chaffee_assets.speech import models
+    from chaffee_assets.store import db
+
+    settings = get_settings()
+    url = db.scratch_database_url(settings, "chaffee_model_change_bench")
+    report = model_change.run(url, settings, models.embed_for(settings), talks=talks, batch=batch, searches=searches,
+                              model_dir=settings.home / "models" / "minilm-projected-256", log=click.echo)
     write_report(json_out, report)
     click.echo(f"report: {json_out}")
 

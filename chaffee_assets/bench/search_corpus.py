@@ -104,3 +104,14 @@ def store(conn, videos: list[tuple[Video, list[Chunk]]], embedder) -> int:
         batch[video.video_id] = (chunks, vectors[at:at + len(chunks)])
         at += len(chunks)
     return sum(segments.replace_many(conn, batch, embedder.model_name).values())
+
+
+def fill(conn, talks: int, embedder, seed: int = 23) -> tuple[list, int]:
+    """A scratch database migrated, emptied and filled with the demo's references and `talks` generated talks
+    embedded by embedder (then the corpus's serving model); (videos, rows)."""
+    from chaffee_assets.store import db
+
+    db.migrate(conn)
+    conn.execute("TRUNCATE segments, sources, embedding_models CASCADE")
+    videos = demo_videos() + talk_videos(talks, seed=seed)
+    return videos, store(conn, videos, embedder)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import psycopg
+import psycopg.errors
 from psycopg import sql
 
 COLUMN_DIM = 384  # segments.embedding is vector(384): the first model's vectors live there when they fit
@@ -216,8 +217,11 @@ def backfill(conn: psycopg.Connection, model: Model, embed: Callable[[list[str]]
         after = 0
         while todo := missing(conn, model, after=after, limit=batch):
             ids, texts = [r[0] for r in todo], [r[1] for r in todo]
-            with conn.transaction():
-                written += put(conn, model, ids, embed(texts))
+            try:
+                with conn.transaction():
+                    written += put(conn, model, ids, embed(texts))
+            except psycopg.errors.ForeignKeyViolation:
+                continue  # a video was re-ingested under this batch: its old segments are gone, ask again
             after = ids[-1]
             if progress:
                 progress(written, after)

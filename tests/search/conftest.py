@@ -3,13 +3,11 @@ the production chunker, store and embedder), and `chaffee serve` running on a fr
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
-from chaffee_assets.settings import REPO_ROOT, get_settings
-from tests.ui.conftest import free_port, server_env, stop_process_tree, wait_for_http
+from chaffee_assets.settings import get_settings
+from tests.ui.conftest import served
 
 
 @pytest.fixture(scope="package")
@@ -44,12 +42,6 @@ def searcher(corpus, embedder):
 @pytest.fixture(scope="package")
 def server(corpus, tmp_path_factory) -> str:
     """`chaffee serve` as its own process against the session's database; its base URL."""
-    port, log = free_port(), tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "chaffee_assets.cli", "serve", "--port", str(port)],
-                                cwd=REPO_ROOT, env=server_env(), stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", proc, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process_tree(proc)
+    with served(["chaffee_assets.cli", "serve", "--port", "{port}"], "/healthz",
+                tmp_path_factory.mktemp("serve") / "serve.log") as url:
+        yield url

