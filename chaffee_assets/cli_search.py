@@ -127,6 +127,8 @@ def eval_search(talks: int, json_out: Path | None) -> None:
 def bench_search(segments, pool, m, ef_construction, ef_search, queries, shared_buffers, reuse, json_out) -> None:
     """Latency (p50/p99) and recall@10 of vector, lexical, hybrid and filtered search at N segments, index build
     time and memory, in a scratch database of the embedded server (the corpus is untouched)."""
+    from threadpoolctl import threadpool_limits
+
     from chaffee_assets.bench import search_bench
     from chaffee_assets.speech import models
     from chaffee_assets.store import db
@@ -149,10 +151,12 @@ def bench_search(segments, pool, m, ef_construction, ef_search, queries, shared_
     conn = db.connect(url)
     try:
         db.migrate(conn)
-        report = search_bench.run(conn, url, models.text_embedder(settings), segments=segments, pool=pool, m=m,
-                                  ef_construction=ef_construction, ef_sweep=[int(x) for x in ef_search.split(",")],
-                                  queries=queries, reuse=reuse, cache=settings.home, log=lambda line: click.echo(line, nl=True),
-                                  save=lambda partial: write_report(json_out, {**partial, "partial": True}))
+        # numpy's exact references in one thread: an idle BLAS thread spins (~0.1 s) beside the next timed search
+        with threadpool_limits(1):
+            report = search_bench.run(conn, url, models.text_embedder(settings), segments=segments, pool=pool, m=m,
+                                      ef_construction=ef_construction, ef_sweep=[int(x) for x in ef_search.split(",")],
+                                      queries=queries, reuse=reuse, cache=settings.home, log=lambda line: click.echo(line, nl=True),
+                                      save=lambda partial: write_report(json_out, {**partial, "partial": True}))
     finally:
         conn.close()
     write_report(json_out, report)

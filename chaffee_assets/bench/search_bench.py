@@ -86,6 +86,7 @@ def run(conn, url: str, embedder, *, segments: int, pool: int, m: int, ef_constr
     searcher = Searcher(url, one_model(embedder), options=IndexOptions(ef_search=chosen))
     lexical = search_latency.run_mode(searcher, corpus, qs, "lexical", 10)
     lexical["against_uncapped"] = search_latency.lexical_cap_recall(searcher, qs[:lexical_reference], 10)
+    lexical["word_kinds"] = search_latency.word_kinds(searcher, texts)
     log(lexical)
     filtered = []
     for share in (0.01, 0.10, 0.50, 1 / corpus.videos):

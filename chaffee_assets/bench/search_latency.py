@@ -75,12 +75,16 @@ def run_mode(searcher, corpus, queries, mode: str, k: int, until: date | None = 
 
 
 def exact_hybrid(searcher, corpus, text, vector, k, mask, until) -> list[int]:
-    """The hybrid top-k had the vector list been exact: the same lexical list, fused the same way."""
+    """The hybrid top-k had the vector list been exact: the same lexical list (or, every word common, the exact
+    candidates ranked by the words), fused the same way."""
     depth = max(k, searcher.options.candidates)
     with searcher.connection() as conn:
         ids = retrieve.source_ids(conn, None, None, until)
-        lexical = retrieve.matching(conn, text, depth, retrieve.Filters(None, ids))
-    fused = reciprocal_rank({"vector": exact_ids(corpus, vector, depth, mask), "lexical": [i for i, _ in lexical]})
+        lexical = retrieve.matching(conn, text, depth, retrieve.Filters(None, ids), skip_common=True)
+        exact = exact_ids(corpus, vector, depth, mask)
+        if lexical is None:  # every word common: the exact candidates ranked by them, as the search does
+            lexical = retrieve.among(conn, exact, text)
+    fused = reciprocal_rank({"vector": exact, "lexical": [i for i, _ in lexical]})
     return [i for i, _, _ in fused[:k]]
 
 
@@ -90,9 +94,19 @@ def lexical_cap_recall(searcher, queries, k: int) -> dict:
     recalls, capped = [], 0
     with searcher.connection() as conn:
         for text, _ in queries:
-            capped += retrieve.query_words(conn, text)[1]
+            capped += retrieve.query_words(conn, text)[1] != "rare"
             got = {i for i, _ in retrieve.matching(conn, text, k)}
             every = {i for i, _ in retrieve.matching(conn, text, k, uncapped=True)}
             recalls.append(len(got & every) / len(every) if every else 1.0)
     return {"queries": len(queries), "capped": capped, f"recall@{k}": round(float(np.mean(recalls)), 4),
             "rank_budget": retrieve.RANK_BUDGET}
+
+
+def word_kinds(searcher, texts: list[str]) -> dict[str, int]:
+    """How many queries take each lexical path (retrieve.query_words): rare words, every word common, syntax."""
+    kinds: dict[str, int] = {}
+    with searcher.connection() as conn:
+        for text in texts:
+            kind = retrieve.query_words(conn, text)[1]
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds

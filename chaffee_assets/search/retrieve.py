@@ -46,15 +46,17 @@ def has_syntax(text: str) -> bool:
     return '"' in text or any(w.lower() == "or" for w in words[1:-1]) or any(w.startswith("-") for w in words)
 
 
-def query_words(conn: psycopg.Connection, text: str) -> tuple[str | None, bool]:
-    """(tsquery text, capped). Web-search syntax as written, ranked over a capped set (at 1 M segments an OR of
-    common words holds a large share of the table); otherwise any of the words not too common to rank on
-    (003 rare_words_tsquery), and when every word is, the AND_WORDS rarest together, ranked over a capped set."""
+def query_words(conn: psycopg.Connection, text: str) -> tuple[str | None, str]:
+    """(tsquery text, kind). kind 'syntax': web-search syntax as written, ranked over a capped set (at 1 M
+    segments an OR of common words holds a large share of the table). 'rare': any of the words not too common
+    to rank on (003 rare_words_tsquery). 'common': every word is, so the AND_WORDS rarest together, ranked
+    over a capped set."""
     if has_syntax(text):
-        return conn.execute("SELECT websearch_to_tsquery('english', %s)::text", (text,)).fetchone()[0] or None, True
+        words = conn.execute("SELECT websearch_to_tsquery('english', %s)::text", (text,)).fetchone()[0]
+        return words or None, "syntax"
     rare, every = conn.execute("SELECT rare_words_tsquery(%s, %s)::text, rarest_words_tsquery(%s, %s)::text",
                                (text, RANK_BUDGET, text, AND_WORDS)).fetchone()
-    return (rare, False) if rare else (every or None, True)
+    return (rare, "rare") if rare else (every or None, "common")
 
 
 def source_ids(conn: psycopg.Connection, video: str | None, since: date | None, until: date | None) -> tuple[int, ...] | None:
@@ -84,19 +86,33 @@ def nearest(conn: psycopg.Connection, model: Model, vector: np.ndarray, n: int, 
     return conn.execute(query, {"q": np.asarray(vector, dtype=np.float32), "n": n}).fetchall()
 
 
-def matching(conn: psycopg.Connection, text: str, n: int, filters: Filters = NONE, *,
-             uncapped: bool = False) -> list[tuple[int, float]]:
+def matching(conn: psycopg.Connection, text: str, n: int, filters: Filters = NONE, *, uncapped: bool = False,
+             skip_common: bool = False) -> list[tuple[int, float]] | None:
     """(segment id, ts_rank_cd normalised by log length), best first; only segments with the query's words.
     The tsquery is worked out first, once: inside the ranking statement it would be evaluated per row.
-    uncapped: rank every segment the tsquery matches (the bench's reference for what the cap costs)."""
-    words, capped = query_words(conn, text)
+    uncapped: rank every segment the tsquery matches (the bench's reference for what the cap costs).
+    skip_common: None when every word is common (the hybrid ranks its vector candidates by them instead, see
+    among: a GIN AND has no early exit, it builds the bitmap of every segment holding all the words)."""
+    words, kind = query_words(conn, text)
+    if kind == "common" and skip_common:
+        return None
     if not words:
         return []
     t, w = sql.Literal(words), filters.where()
     rows = sql.SQL("(SELECT id, tsv FROM segments WHERE tsv @@ {t}::tsquery AND {w}{cap}) AS matched").format(
-        t=t, w=w, cap=sql.SQL(f" LIMIT {RANK_BUDGET}" if capped and not uncapped else ""))
+        t=t, w=w, cap=sql.SQL(f" LIMIT {RANK_BUDGET}" if kind != "rare" and not uncapped else ""))
     query = sql.SQL("SELECT id, ts_rank_cd(tsv, {t}::tsquery, 1) AS r FROM {rows} ORDER BY r DESC, id LIMIT %(n)s")
     return conn.execute(query.format(t=t, rows=rows), {"n": n}).fetchall()
+
+
+def among(conn: psycopg.Connection, ids: list[int], text: str) -> list[tuple[int, float]]:
+    """The lexical list of a hybrid search whose every word is common: those of the candidates (segment ids)
+    holding any of the words, by the same ts_rank_cd, best first."""
+    if not ids:
+        return []
+    return conn.execute(
+        "SELECT g.id, ts_rank_cd(g.tsv, q.q, 1) AS r FROM segments g, (SELECT any_words_tsquery(%(t)s) AS q) q"
+        " WHERE g.id = ANY(%(ids)s) AND g.tsv @@ q.q ORDER BY r DESC, g.id", {"t": text, "ids": ids}).fetchall()
 
 
 def count(conn: psycopg.Connection, filters: Filters, cap: int) -> int:

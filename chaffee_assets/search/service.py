@@ -131,13 +131,15 @@ class Searcher:
         return {"query": req.text, "mode": req.mode, "model": model.name if model else None, "k": req.k,
                 "page": req.offset // req.k + 1, "more": len(ranked) > req.offset + req.k, "hits": hits}
 
-    def matching(self, text: str, depth: int, filters: retrieve.Filters) -> list[tuple[int, float]]:
+    def matching(self, text: str, depth: int, filters: retrieve.Filters) -> list[tuple[int, float]] | None:
+        """The hybrid's lexical list; None when every word is common (rank then ranks the vector candidates)."""
         with self.connection() as conn:
-            return retrieve.matching(conn, text, depth, filters)
+            return retrieve.matching(conn, text, depth, filters, skip_common=True)
 
     def rank(self, conn, req: SearchRequest, model: Model | None, vector, depth: int, filters) -> list[tuple[int, float, dict]]:
-        """Hybrid: the lexical list on its own connection while the query is embedded and the vector list runs.
-        No serving model (nothing stored yet): no vector list."""
+        """Hybrid: the lexical list on its own connection while the query is embedded and the vector list runs;
+        when every word is common, the vector candidates ranked by those words (retrieve.among). No serving
+        model (nothing stored yet): no vector list."""
         pending = self._lexical.submit(self.matching, req.text, depth, filters) if req.mode == "hybrid" else None
         vec = []
         if req.mode != "lexical" and model is not None:
@@ -148,6 +150,8 @@ class Searcher:
             vec = self.nearest(conn, model, vector, depth, filters)
         if pending is not None:
             lex = pending.result()
+            if lex is None:
+                lex = retrieve.among(conn, [s for s, _ in vec], req.text)
         else:
             lex = retrieve.matching(conn, req.text, depth, filters) if req.mode == "lexical" else []
         if req.mode == "vector":

@@ -117,7 +117,7 @@ def test_common_words_are_not_ranked_on(corpus, conn):
     assert conn.execute(rare, (1e9,)).fetchone()[0] == "'zzqxv' | 'insulin'"
     assert conn.execute(rare, (unseen + 0.5,)).fetchone()[0] == "'zzqxv'"
     assert conn.execute(rare, (unseen / 2,)).fetchone()[0] is None
-    assert retrieve.query_words(conn, "insulin zzqxv") == ("'zzqxv' | 'insulin'", False)
+    assert retrieve.query_words(conn, "insulin zzqxv") == ("'zzqxv' | 'insulin'", "rare")
 
 
 def test_hybrid_searches_at_once_give_the_pages_of_one_at_a_time(corpus, embedder):
@@ -157,3 +157,24 @@ def test_when_every_word_is_common_the_rarest_four_are_required(corpus, conn):
     query = conn.execute("SELECT rarest_words_tsquery('insulin diet sleep fat ketosis glucosinolates', 4)::text").fetchone()[0]
     assert sorted(query.replace("'", "").split(" & ")) == sorted(rarest)
     assert retrieve.query_words(conn, "insulin diet sleep fat ketosis glucosinolates")[0] is not None
+
+
+def test_when_every_word_is_common_hybrid_ranks_its_vector_candidates_by_them(searcher, corpus, embedder, conn,
+                                                                           monkeypatch):
+    """A ranking budget this small makes every word common, as most are at 1 M segments of the bench: the
+    hybrid's lexical list is then its vector candidates that hold the words, by ts_rank_cd (no GIN AND)."""
+    from chaffee_assets.search.fuse import reciprocal_rank
+
+    text = "can spinach give me kidney stones"
+    monkeypatch.setattr(retrieve, "RANK_BUDGET", 0.5)
+    assert retrieve.query_words(conn, text)[1] == "common"
+    assert retrieve.matching(conn, text, 50, skip_common=True) is None
+    page = searcher.search(checked(text, k=10, mode="hybrid"))
+    vec = [i for i, _ in retrieve.nearest(conn, serving(conn), embedder.embed([text])[0], 50)]
+    lexical = retrieve.among(conn, vec, text)
+    assert lexical and {i for i, _ in lexical} <= set(vec)
+    assert all(any(w in t for w in ("spinach", "giv", "kidney", "stone"))  # "can" and "me" are stop words
+               for t in (r[0].lower() for r in conn.execute("SELECT text FROM segments WHERE id = ANY(%s)",
+                                                            ([i for i, _ in lexical],))))
+    expected = reciprocal_rank({"vector": vec, "lexical": [i for i, _ in lexical]})[:10]
+    assert [h["segment_id"] for h in page["hits"]] == [i for i, _, _ in expected]
