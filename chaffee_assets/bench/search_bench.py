@@ -8,7 +8,6 @@ import platform
 import random
 import time
 
-import numpy as np
 
 from chaffee_assets.bench import search_corpus, search_latency, search_quality, search_scale
 from chaffee_assets.search.service import IndexOptions, Searcher, one_model
